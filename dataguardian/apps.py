@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender: AppConfig, **kwargs: Any) -> None:
+    from dataguardian import periodic, system_settings
+
+    periodic.ensure_periodic_tasks()
+    system_settings.ensure_defaults()
+
+
+class DataGuardianConfig(AppConfig):
+    name = "dataguardian"
+    verbose_name = "System"
+
+    def ready(self) -> None:
+        from dataguardian import checks  # noqa: F401  (registers the system checks)
+
+        post_migrate.connect(_after_migrate, sender=self)

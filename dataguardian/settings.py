@@ -1,0 +1,293 @@
+"""DataGuardian settings, read from the environment (django-environ).
+
+Every variable is documented in docs/CONFIGURATION.md with its default. A bad value raises
+ImproperlyConfigured at start rather than misbehaving later. Secrets may also be given as
+``NAME_FILE`` pointing at a file (Docker/Kubernetes secrets).
+
+With neither DATABASE_URL nor REDIS_URL set, DataGuardian runs in its *embedded* mode: SQLite
+(WAL) and a file-system Celery broker inside the data directory, so a machine with only Python
+can run it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+
+def env_secret(name: str, default: str | None = None) -> str | None:
+    """Read ``name`` from the environment, or the file named by ``name_FILE``."""
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE points at an unreadable file: {exc}") from exc
+    value = os.environ.get(name)
+    return value if value is not None else default
+
+
+def _read_or_create_private_file(path: Path, make: Any) -> str:
+    """Return the content of ``path``, creating it with mode 0600 (content from ``make()``)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+    return path.read_text().strip()
+
+
+DATA_DIR = Path(env.str("DATAGUARDIAN_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"DATAGUARDIAN_DATA_DIR {DATA_DIR} cannot be created: {exc}") from exc
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env_secret("SECRET_KEY") or _read_or_create_private_file(
+    DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
+)
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+USE_X_FORWARDED_PROTO = env.bool("USE_X_FORWARDED_PROTO", default=False)
+if USE_X_FORWARDED_PROTO:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Encryption of connection secrets ------------------------------------------------------
+# A key of its own, never SECRET_KEY. Several keys (comma separated) allow rotation: the first
+# encrypts, all decrypt; `manage.py rotate_encryption_key` re-encrypts stored rows.
+ENCRYPTION_KEY_FILE = DATA_DIR / "encryption.key"
+_keys_value = env_secret("DATAGUARDIAN_ENCRYPTION_KEYS")
+if _keys_value:
+    ENCRYPTION_KEYS = [k.strip() for k in _keys_value.split(",") if k.strip()]
+else:
+    ENCRYPTION_KEYS = [
+        _read_or_create_private_file(ENCRYPTION_KEY_FILE, lambda: Fernet.generate_key().decode())
+    ]
+for _key in ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "DATAGUARDIAN_ENCRYPTION_KEYS holds a value that is not a Fernet key "
+            "(32 url-safe base64-encoded bytes)"
+        ) from exc
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "dataguardian",
+    "datasources",
+    "storage",
+    "jobs",
+    "executions",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dataguardian.urls"
+WSGI_APPLICATION = "dataguardian.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------------
+DATABASE_URL = env_secret("DATABASE_URL")
+REDIS_URL = env_secret("REDIS_URL")
+EMBEDDED = not DATABASE_URL and not REDIS_URL
+
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    except (ImproperlyConfigured, KeyError, ValueError) as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "dataguardian.sqlite3",
+            "OPTIONS": {
+                # WAL lets the web server read while a worker writes; IMMEDIATE avoids
+                # "database is locked" on upgrade from a read to a write transaction.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+LOGIN_URL = "admin:login"
+
+# --- Admin bootstrap -----------------------------------------------------------------------
+ADMIN_USERNAME = env.str("DATAGUARDIAN_ADMIN_USERNAME", default="admin")
+ADMIN_EMAIL = env.str("DATAGUARDIAN_ADMIN_EMAIL", default="")
+ADMIN_PASSWORD = env_secret("DATAGUARDIAN_ADMIN_PASSWORD")
+
+# --- Web server (`manage.py run`) ----------------------------------------------------------
+BIND = env.str("DATAGUARDIAN_BIND", default="127.0.0.1:8000")
+WEB_WORKERS = env.int("DATAGUARDIAN_WEB_WORKERS", default=2)
+
+# --- Celery --------------------------------------------------------------------------------
+# Longest a single backup may run; the broker's visibility timeout must outlast it, or Redis
+# would hand a running backup to a second worker.
+BACKUP_TIME_LIMIT = env.int("DATAGUARDIAN_BACKUP_TIME_LIMIT", default=24 * 3600)
+if BACKUP_TIME_LIMIT < 60:
+    raise ImproperlyConfigured("DATAGUARDIAN_BACKUP_TIME_LIMIT must be at least 60 seconds")
+
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+        "visibility_timeout": BACKUP_TIME_LIMIT + 3600,
+        "queue_order_strategy": "priority",
+        "priority_steps": list(range(10)),
+        "sep": ":",
+    }
+else:
+    _broker_dir = DATA_DIR / "broker"
+    for _sub in ("queue", "processed", "control"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.int("DATAGUARDIAN_TASK_TIME_LIMIT", default=600)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_PRIORITY = 5
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# --- REST framework ------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DataGuardian API",
+    "DESCRIPTION": "Backups of databases and files: sources, storage, jobs, executions, restores.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Logging -------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "dataguardian.logging.JsonFormatter"},
+    },
+    "filters": {"redact": {"()": "dataguardian.logging.RedactSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    CSRF_COOKIE_HTTPONLY = False
+    X_FRAME_OPTIONS = "DENY"
+    SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,0 +1,107 @@
+"""The known ``system_settings`` keys: their defaults, descriptions and validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from dataguardian.registry import ConfigSchema
+
+
+class SmtpConfigSchema(ConfigSchema):
+    host = serializers.CharField(max_length=255)
+    port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
+    username = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    use_tls = serializers.BooleanField(default=True)
+    use_ssl = serializers.BooleanField(default=False)
+    from_email = serializers.EmailField()
+    to = serializers.ListField(child=serializers.EmailField(), min_length=1)
+
+
+def _absolute_path(value: str) -> str:
+    if not Path(value).is_absolute():
+        raise serializers.ValidationError("Give an absolute path.")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    description: str
+    field: serializers.Field  # type: ignore[type-arg]
+    secret_fields: frozenset[str] = frozenset()
+
+    def default(self) -> Any:
+        if self.key == "system.temp_directory":
+            return str(settings.DATA_DIR / "tmp")
+        return self.field.get_default()
+
+    def validate(self, value: Any) -> Any:
+        return self.field.run_validation(value)
+
+
+SPECS: dict[str, SettingSpec] = {
+    spec.key: spec
+    for spec in [
+        SettingSpec(
+            "notifications.email_enabled",
+            "Send notifications by e-mail (uses notifications.email_smtp_config).",
+            serializers.BooleanField(default=False),
+        ),
+        SettingSpec(
+            "notifications.email_smtp_config",
+            "SMTP server and recipients for e-mail notifications.",
+            SmtpConfigSchema(allow_null=True, default=None),
+            secret_fields=frozenset({"password"}),
+        ),
+        SettingSpec(
+            "notifications.webhook_url",
+            "URL that receives a JSON POST for every notification (empty: none).",
+            serializers.URLField(allow_null=True, allow_blank=True, default=None),
+        ),
+        SettingSpec(
+            "system.max_concurrent_backups",
+            "Most backups running at once across all workers; the rest wait queued.",
+            serializers.IntegerField(min_value=1, max_value=64, default=3),
+        ),
+        SettingSpec(
+            "system.temp_directory",
+            "Where a run's temporary files go (pg_dump directory format, SQLite copies).",
+            serializers.CharField(max_length=4096, validators=[_absolute_path]),
+        ),
+    ]
+}
+
+
+def secret_fields() -> frozenset[str]:
+    """Keys inside setting values encrypted at rest (used by the model field)."""
+    fields: set[str] = set()
+    for spec in SPECS.values():
+        fields |= spec.secret_fields
+    return frozenset(fields)
+
+
+def get(key: str) -> Any:
+    """The value of a known setting: the stored one, or its default."""
+    from dataguardian.models import SystemSetting
+
+    spec = SPECS[key]
+    row = SystemSetting.objects.filter(key=key).first()
+    return row.value if row is not None else spec.default()
+
+
+def ensure_defaults() -> None:
+    """Create the rows of known settings that are missing (never overwrites a stored value)."""
+    from dataguardian.models import SystemSetting
+
+    for spec in SPECS.values():
+        SystemSetting.objects.get_or_create(
+            key=spec.key, defaults={"value": spec.default(), "description": spec.description}
+        )

@@ -1,0 +1,63 @@
+"""The structures of ``BackupJob.retention_policy`` and ``BackupJob.backup_options``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from dataguardian.registry import ConfigSchema
+
+COMPRESSIONS = ["gzip", "zstd", "lz4", "none"]
+
+# Levels each compressor accepts (zstd goes past the seed's 1-9; its default is 3).
+COMPRESSION_LEVELS = {"gzip": (1, 9), "zstd": (1, 19), "lz4": (0, 16), "none": (0, 0)}
+
+
+class RetentionPolicySchema(ConfigSchema):
+    keep_daily = serializers.IntegerField(min_value=0, max_value=3650, default=7)
+    keep_weekly = serializers.IntegerField(min_value=0, max_value=520, default=4)
+    keep_monthly = serializers.IntegerField(min_value=0, max_value=1200, default=12)
+    auto_delete = serializers.BooleanField(default=False)
+
+
+class BackupOptionsSchema(ConfigSchema):
+    compression = serializers.ChoiceField(choices=COMPRESSIONS, default="zstd")
+    compression_level = serializers.IntegerField(required=False, allow_null=True)
+    compression_threads = serializers.IntegerField(
+        min_value=0, max_value=64, required=False, default=1,
+        help_text="zstd worker threads; 1 leaves the other cores to the database, 0 = all cores.",
+    )
+    parallel_jobs = serializers.IntegerField(min_value=1, max_value=64, required=False, default=1)
+    exclude_tables = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, default=list
+    )
+    include_tables = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, default=list
+    )
+    max_file_size_mb = serializers.IntegerField(
+        min_value=1, max_value=5 * 1024 * 1024, required=False, allow_null=True
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        level = attrs.get("compression_level")
+        if level is not None:
+            low, high = COMPRESSION_LEVELS[attrs["compression"]]
+            if not low <= level <= high:
+                raise serializers.ValidationError(
+                    {
+                        "compression_level": [
+                            f"{attrs['compression']} takes a level from {low} to {high}."
+                        ]
+                    }
+                )
+        return attrs
+
+
+def default_retention_policy() -> dict[str, Any]:
+    return RetentionPolicySchema.validate_data({})
+
+
+def default_backup_options() -> dict[str, Any]:
+    return BackupOptionsSchema.validate_data({})

@@ -1,0 +1,47 @@
+"""SSH/SFTP servers (a NAS, another host)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from dataguardian.registry import ConfigSchema
+from storage.adapters.base import StorageAdapter
+
+
+class SSHConfig(ConfigSchema):
+    host = serializers.CharField(max_length=255)
+    port = serializers.IntegerField(min_value=1, max_value=65535, required=False, default=22)
+    username = serializers.CharField(max_length=255)
+    password = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    private_key = serializers.CharField(
+        max_length=32768, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    private_key_passphrase = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    host_key = serializers.CharField(max_length=8192, required=False, allow_blank=True, default="")
+    remote_path = serializers.CharField(max_length=4096)
+
+    def validate_remote_path(self, value: str) -> str:
+        if not value.startswith("/"):
+            raise serializers.ValidationError("Give an absolute path.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not attrs.get("password") and not attrs.get("private_key"):
+            raise serializers.ValidationError(
+                {"password": ["Give a password or a private_key."]}
+            )
+        return attrs
+
+
+class SSHAdapter(StorageAdapter):
+    name = "ssh"
+    label = "SSH / SFTP"
+    config_schema = SSHConfig
+    secret_fields = frozenset({"password", "private_key", "private_key_passphrase"})

@@ -1,0 +1,77 @@
+"""Storage locations: where backups are written."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from rest_framework import serializers
+
+from dataguardian.fields import EncryptedConfigField
+from dataguardian.registry import UnknownType
+from dataguardian.validation import drf_to_django_errors
+from storage.adapters import ADAPTERS, choices as adapter_choices
+
+
+class StorageLocation(models.Model):
+    """A place backups are written to (seed table ``storage_locations``).
+
+    ``config`` has one structure per ``type``, declared once by the type's adapter
+    (``storage.adapters``); its secret keys are encrypted at rest. At most one location is the
+    default.
+    """
+
+    class Status(models.TextChoices):
+        HEALTHY = "healthy", "Healthy"
+        FULL = "full", "Full"
+        UNREACHABLE = "unreachable", "Unreachable"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=20, choices=adapter_choices)
+    config = EncryptedConfigField(default=dict, secret_keys="storage.adapters.secret_fields")
+    is_default = models.BooleanField(default=False)
+    available_space_gb = models.DecimalField(
+        max_digits=14, decimal_places=3, null=True, blank=True
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.HEALTHY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "storage_locations"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="storage_locations_one_default",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(type__in=ADAPTERS.names()), name="storage_locations_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["healthy", "full", "unreachable"]),
+                name="storage_locations_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def adapter(self) -> Any:
+        return ADAPTERS.get(self.type)
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            adapter = ADAPTERS.get(self.type)
+        except UnknownType as exc:
+            raise ValidationError({"type": str(exc)}) from exc
+        try:
+            self.config = adapter.validate_config(self.config)
+        except serializers.ValidationError as exc:
+            raise ValidationError({"config": drf_to_django_errors(exc)}) from exc
