@@ -23,14 +23,18 @@ class ConfigSchema(serializers.Serializer):  # type: ignore[type-arg]
     operator sees, not a setting that quietly does nothing.
     """
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = self.initial_data if isinstance(self.initial_data, Mapping) else {}
-        unknown = sorted(set(initial) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["Unknown field."] for name in unknown}
-            )
-        return attrs
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors: dict[str, Any] = {name: ["Unknown field."] for name in unknown}
+        try:
+            value: dict[str, Any] = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if isinstance(exc.detail, dict):
+                errors.update(exc.detail)
+            raise serializers.ValidationError(errors or exc.detail) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
     @classmethod
     def validate_data(cls, data: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
@@ -35,7 +35,7 @@ class DatabaseConnectionSchema(ConfigSchema):
     )
     ssl_enabled = serializers.BooleanField(required=False, default=False)
 
-    def to_internal_value(self, data: object) -> dict[str, object]:
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
         value = super().to_internal_value(data)
         value.setdefault("port", self.default_port)
         return value
