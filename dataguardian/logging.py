@@ -14,7 +14,7 @@ _SECRET_KEYS = (
     r"token|api_key|passphrase"
 )
 _PATTERNS = [
-    re.compile(rf"(?i)(\b(?:{_SECRET_KEYS})\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"),
+    re.compile(rf"(?i)(\b\w*(?:{_SECRET_KEYS})\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"),
     re.compile(rf"(?i)(\"(?:{_SECRET_KEYS})\"\s*:\s*)(\"[^\"]*\")"),
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@/\s]+)(@)"),
 ]

@@ -28,8 +28,9 @@ class QueuePolicy:
         return self.delay_seconds
 
     def task_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``@app.task`` that apply this policy."""
-        options: dict[str, Any] = {"queue": self.name, "max_retries": self.max_retries}
+        """Keyword arguments for ``@app.task`` that apply this policy (the queue itself is set
+        by ``task_routes`` in dataguardian/celery.py)."""
+        options: dict[str, Any] = {"max_retries": self.max_retries}
         if self.backoff == "exponential":
             options.update(
                 retry_backoff=self.delay_seconds, retry_backoff_max=3600, retry_jitter=True

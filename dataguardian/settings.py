@@ -47,13 +47,29 @@ def _read_or_create_private_file(path: Path, make: Any) -> str:
     return path.read_text().strip()
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean variable; anything but true/false/yes/no/on/off/1/0 is an error."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
 DATA_DIR = Path(env.str("DATAGUARDIAN_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
 try:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 except OSError as exc:
     raise ImproperlyConfigured(f"DATAGUARDIAN_DATA_DIR {DATA_DIR} cannot be created: {exc}") from exc
 
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = env_bool("DEBUG", default=False)
 
 SECRET_KEY = env_secret("SECRET_KEY") or _read_or_create_private_file(
     DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
@@ -61,7 +77,7 @@ SECRET_KEY = env_secret("SECRET_KEY") or _read_or_create_private_file(
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-USE_X_FORWARDED_PROTO = env.bool("USE_X_FORWARDED_PROTO", default=False)
+USE_X_FORWARDED_PROTO = env_bool("USE_X_FORWARDED_PROTO", default=False)
 if USE_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -141,10 +157,15 @@ REDIS_URL = env_secret("REDIS_URL")
 EMBEDDED = not DATABASE_URL and not REDIS_URL
 
 if DATABASE_URL:
+    _scheme = DATABASE_URL.split("://", 1)[0].lower()
+    if _scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be a postgres:// (or sqlite://) URL, not {_scheme}://"
+        )
     try:
         DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     except (ImproperlyConfigured, KeyError, ValueError) as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+        raise ImproperlyConfigured("DATABASE_URL is not a valid database URL") from exc
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
