@@ -44,7 +44,9 @@ def rotate(token: str) -> str:
     try:
         return fernet().rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise DecryptionError("A stored secret cannot be decrypted with any configured key.") from exc
+        raise DecryptionError(
+            "A stored secret cannot be decrypted with any configured key."
+        ) from exc
 
 
 @receiver(setting_changed)

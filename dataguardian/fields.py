@@ -18,27 +18,27 @@ def is_encrypted(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {ENCRYPTED_MARKER}
 
 
-class EncryptedConfigField(models.JSONField):  # type: ignore[type-arg]
+class EncryptedConfigField(models.JSONField):
     """A JSON object whose secret keys are stored encrypted.
 
-    ``secret_keys`` is the dotted path of a function returning the keys to encrypt (the union of
-    what the registry's types declare secret). In the database a secret value is stored as
+    ``encrypted_keys_from`` is the dotted path of a function returning the keys to encrypt
+    (the union of what the registry's types declare secret). In the database a secret value is stored as
     ``{"$encrypted": "<fernet token>"}``; reading through the ORM gives the plain value back.
     Any value that carries the marker is decrypted on read, whatever its key, so renaming or
     retiring a type never strands a secret.
     """
 
-    def __init__(self, *args: Any, secret_keys: str, **kwargs: Any) -> None:
-        self.secret_keys_path = secret_keys
+    def __init__(self, *args: Any, encrypted_keys_from: str, **kwargs: Any) -> None:
+        self.encrypted_keys_path = encrypted_keys_from
         super().__init__(*args, **kwargs)
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
-        kwargs["secret_keys"] = self.secret_keys_path
+        kwargs["encrypted_keys_from"] = self.encrypted_keys_path
         return name, path, args, kwargs
 
     def _secret_keys(self) -> frozenset[str]:
-        func: Callable[[], frozenset[str]] = import_string(self.secret_keys_path)
+        func: Callable[[], frozenset[str]] = import_string(self.encrypted_keys_path)
         return func()
 
     def get_prep_value(self, value: Any) -> Any:

@@ -14,7 +14,7 @@ class SystemSetting(models.Model):
 
     key = models.CharField(max_length=100, primary_key=True)
     value = EncryptedConfigField(
-        null=True, blank=True, secret_keys="dataguardian.system_settings.secret_fields"
+        null=True, blank=True, encrypted_keys_from="dataguardian.system_settings.secret_fields"
     )
     description = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)

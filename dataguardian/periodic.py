@@ -17,16 +17,33 @@ class Periodic:
 
 
 SYSTEM_TASKS = [
-    Periodic("dataguardian: enqueue due backups", "executions.tasks.enqueue_due_jobs",
-             "scheduler", every_minutes=1),
-    Periodic("dataguardian: reap stale executions", "executions.tasks.reap",
-             "scheduler", every_minutes=1),
-    Periodic("dataguardian: health checks", "datasources.tasks.run_health_checks",
-             "health", every_minutes=5),
-    Periodic("dataguardian: storage checks", "storage.tasks.check_storage_locations",
-             "health", every_minutes=5),
-    Periodic("dataguardian: cleanup (retention)", "executions.tasks.run_cleanup",
-             "cleanup", cron=("0", "4")),
+    Periodic(
+        "dataguardian: enqueue due backups",
+        "executions.tasks.enqueue_due_jobs",
+        "scheduler",
+        every_minutes=1,
+    ),
+    Periodic(
+        "dataguardian: reap stale executions", "executions.tasks.reap", "scheduler", every_minutes=1
+    ),
+    Periodic(
+        "dataguardian: health checks",
+        "datasources.tasks.run_health_checks",
+        "health",
+        every_minutes=5,
+    ),
+    Periodic(
+        "dataguardian: storage checks",
+        "storage.tasks.check_storage_locations",
+        "health",
+        every_minutes=5,
+    ),
+    Periodic(
+        "dataguardian: cleanup (retention)",
+        "executions.tasks.run_cleanup",
+        "cleanup",
+        cron=("0", "4"),
+    ),
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from django.utils.module_loading import import_string
 from rest_framework import serializers
@@ -93,7 +93,7 @@ class Registry(Generic[S]):
             raise UnknownType(
                 f"Unknown {self.kind} type {name!r}; expected one of: {', '.join(self._entries)}"
             )
-        return _load(self._entries[name])  # type: ignore[no-any-return]
+        return cast("type[S]", _load(self._entries[name]))
 
     def choices(self) -> list[tuple[str, str]]:
         return [(name, self.get(name).label) for name in self._entries]

@@ -67,7 +67,9 @@ DATA_DIR = Path(env.str("DATAGUARDIAN_DATA_DIR", default=str(BASE_DIR / "data"))
 try:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 except OSError as exc:
-    raise ImproperlyConfigured(f"DATAGUARDIAN_DATA_DIR {DATA_DIR} cannot be created: {exc}") from exc
+    raise ImproperlyConfigured(
+        f"DATAGUARDIAN_DATA_DIR {DATA_DIR} cannot be created: {exc}"
+    ) from exc
 
 DEBUG = env_bool("DEBUG", default=False)
 

@@ -25,10 +25,9 @@ class SmtpConfigSchema(ConfigSchema):
     to = serializers.ListField(child=serializers.EmailField(), min_length=1)
 
 
-def _absolute_path(value: str) -> str:
+def _absolute_path(value: str) -> None:
     if not Path(value).is_absolute():
         raise serializers.ValidationError("Give an absolute path.")
-    return value
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from rest_framework import serializers
 from dataguardian.fields import EncryptedConfigField
 from dataguardian.registry import UnknownType
 from dataguardian.validation import drf_to_django_errors, validate_tags
-from datasources.engines import ENGINES, choices as engine_choices
+from datasources.engines import ENGINES
+from datasources.engines import choices as engine_choices
 
 
 class Datasource(models.Model):
@@ -33,7 +34,7 @@ class Datasource(models.Model):
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=20, choices=engine_choices)
     connection_config = EncryptedConfigField(
-        default=dict, secret_keys="datasources.engines.secret_fields"
+        default=dict, encrypted_keys_from="datasources.engines.secret_fields"
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
     last_health_check_at = models.DateTimeField(null=True, blank=True)

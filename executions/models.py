@@ -145,8 +145,8 @@ class BackupExecution(models.Model):
         current = self.status
         if target not in self.TRANSITIONS[current]:
             raise IllegalTransition(f"An execution cannot go from {current} to {target}.")
-        updated = type(self).objects.filter(pk=self.pk, status=current).update(
-            status=target, **fields
+        updated = (
+            type(self).objects.filter(pk=self.pk, status=current).update(status=target, **fields)
         )
         if updated != 1:
             raise IllegalTransition(

@@ -41,9 +41,7 @@ class BackupJob(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255)
-    datasource = models.ForeignKey(
-        Datasource, on_delete=models.PROTECT, related_name="backup_jobs"
-    )
+    datasource = models.ForeignKey(Datasource, on_delete=models.PROTECT, related_name="backup_jobs")
     storage_location = models.ForeignKey(
         StorageLocation, on_delete=models.PROTECT, related_name="backup_jobs"
     )

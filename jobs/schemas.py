@@ -25,7 +25,10 @@ class BackupOptionsSchema(ConfigSchema):
     compression = serializers.ChoiceField(choices=COMPRESSIONS, default="zstd")
     compression_level = serializers.IntegerField(required=False, allow_null=True)
     compression_threads = serializers.IntegerField(
-        min_value=0, max_value=64, required=False, default=1,
+        min_value=0,
+        max_value=64,
+        required=False,
+        default=1,
         help_text="zstd worker threads; 1 leaves the other cores to the database, 0 = all cores.",
     )
     parallel_jobs = serializers.IntegerField(min_value=1, max_value=64, required=False, default=1)

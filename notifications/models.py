@@ -21,10 +21,12 @@ class NotificationType(models.TextChoices):
     RESTORE_FAILED = "restore_failed", "Restore failed"
     VERIFICATION_FAILED = "verification_failed", "Verification failed"
 
+
 class Severity(models.TextChoices):
     INFO = "info", "Info"
     WARNING = "warning", "Warning"
     CRITICAL = "critical", "Critical"
+
 
 class EntityType(models.TextChoices):
     DATASOURCE = "datasource", "Datasource"
@@ -32,7 +34,6 @@ class EntityType(models.TextChoices):
     STORAGE_LOCATION = "storage_location", "Storage location"
     SYSTEM = "system", "System"
     BACKUP_EXECUTION = "backup_execution", "Backup execution"
-
 
 
 class Notification(models.Model):

@@ -12,7 +12,8 @@ from rest_framework import serializers
 from dataguardian.fields import EncryptedConfigField
 from dataguardian.registry import UnknownType
 from dataguardian.validation import drf_to_django_errors
-from storage.adapters import ADAPTERS, choices as adapter_choices
+from storage.adapters import ADAPTERS
+from storage.adapters import choices as adapter_choices
 
 
 class StorageLocation(models.Model):
@@ -31,11 +32,11 @@ class StorageLocation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=20, choices=adapter_choices)
-    config = EncryptedConfigField(default=dict, secret_keys="storage.adapters.secret_fields")
-    is_default = models.BooleanField(default=False)
-    available_space_gb = models.DecimalField(
-        max_digits=14, decimal_places=3, null=True, blank=True
+    config = EncryptedConfigField(
+        default=dict, encrypted_keys_from="storage.adapters.secret_fields"
     )
+    is_default = models.BooleanField(default=False)
+    available_space_gb = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.HEALTHY)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

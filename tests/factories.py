@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import factory
+import factory.django
+from factory import declarations
 
 from datasources.models import Datasource
 from executions.models import BackupExecution
@@ -10,13 +11,13 @@ from jobs.models import BackupJob
 from storage.models import StorageLocation
 
 
-class DatasourceFactory(factory.django.DjangoModelFactory):
+class DatasourceFactory(factory.django.DjangoModelFactory[Datasource]):
     class Meta:
         model = Datasource
 
-    name = factory.Sequence(lambda n: f"database {n}")
+    name = declarations.Sequence(lambda n: f"database {n}")
     type = "postgres"
-    connection_config = factory.LazyFunction(
+    connection_config = declarations.LazyFunction(
         lambda: {
             "host": "127.0.0.1",
             "port": 5432,
@@ -26,33 +27,33 @@ class DatasourceFactory(factory.django.DjangoModelFactory):
             "ssl_enabled": False,
         }
     )
-    tags = factory.LazyFunction(lambda: ["production"])
+    tags = declarations.LazyFunction(lambda: ["production"])
 
 
-class StorageLocationFactory(factory.django.DjangoModelFactory):
+class StorageLocationFactory(factory.django.DjangoModelFactory[StorageLocation]):
     class Meta:
         model = StorageLocation
 
-    name = factory.Sequence(lambda n: f"storage {n}")
+    name = declarations.Sequence(lambda n: f"storage {n}")
     type = "local"
-    config = factory.LazyFunction(lambda: {"path": "/var/backups"})
+    config = declarations.LazyFunction(lambda: {"path": "/var/backups"})
 
 
-class BackupJobFactory(factory.django.DjangoModelFactory):
+class BackupJobFactory(factory.django.DjangoModelFactory[BackupJob]):
     class Meta:
         model = BackupJob
 
-    name = factory.Sequence(lambda n: f"job {n}")
-    datasource = factory.SubFactory(DatasourceFactory)
-    storage_location = factory.SubFactory(StorageLocationFactory)
+    name = declarations.Sequence(lambda n: f"job {n}")
+    datasource = declarations.SubFactory(DatasourceFactory)
+    storage_location = declarations.SubFactory(StorageLocationFactory)
     schedule_cron = "0 3 * * *"
     schedule_timezone = "America/Sao_Paulo"
 
 
-class BackupExecutionFactory(factory.django.DjangoModelFactory):
+class BackupExecutionFactory(factory.django.DjangoModelFactory[BackupExecution]):
     class Meta:
         model = BackupExecution
 
-    job = factory.SubFactory(BackupJobFactory)
-    datasource = factory.LazyAttribute(lambda o: o.job.datasource)
-    storage_location = factory.LazyAttribute(lambda o: o.job.storage_location)
+    job = declarations.SubFactory(BackupJobFactory)
+    datasource = declarations.LazyAttribute(lambda o: o.job.datasource)
+    storage_location = declarations.LazyAttribute(lambda o: o.job.storage_location)

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             name='SystemSetting',
             fields=[
                 ('key', models.CharField(max_length=100, primary_key=True, serialize=False)),
-                ('value', dataguardian.fields.EncryptedConfigField(blank=True, null=True, secret_keys='dataguardian.system_settings.secret_fields')),
+                ('value', dataguardian.fields.EncryptedConfigField(blank=True, null=True, encrypted_keys_from='dataguardian.system_settings.secret_fields')),
                 ('description', models.TextField(blank=True, default='')),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],

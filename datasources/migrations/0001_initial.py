@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=255)),
                 ('type', models.CharField(choices=datasources.engines.choices, max_length=20)),
-                ('connection_config', dataguardian.fields.EncryptedConfigField(default=dict, secret_keys='datasources.engines.secret_fields')),
+                ('connection_config', dataguardian.fields.EncryptedConfigField(default=dict, encrypted_keys_from='datasources.engines.secret_fields')),
                 ('status', models.CharField(choices=[('healthy', 'Healthy'), ('warning', 'Warning'), ('critical', 'Critical'), ('unknown', 'Unknown')], default='unknown', max_length=20)),
                 ('last_health_check_at', models.DateTimeField(blank=True, null=True)),
                 ('enabled', models.BooleanField(default=True)),

@@ -34,9 +34,7 @@ class SSHConfig(ConfigSchema):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         if not attrs.get("password") and not attrs.get("private_key"):
-            raise serializers.ValidationError(
-                {"password": ["Give a password or a private_key."]}
-            )
+            raise serializers.ValidationError({"password": ["Give a password or a private_key."]})
         return attrs
 
 

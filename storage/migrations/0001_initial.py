@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=255)),
                 ('type', models.CharField(choices=storage.adapters.choices, max_length=20)),
-                ('config', dataguardian.fields.EncryptedConfigField(default=dict, secret_keys='storage.adapters.secret_fields')),
+                ('config', dataguardian.fields.EncryptedConfigField(default=dict, encrypted_keys_from='storage.adapters.secret_fields')),
                 ('is_default', models.BooleanField(default=False)),
                 ('available_space_gb', models.DecimalField(blank=True, decimal_places=3, max_digits=14, null=True)),
                 ('status', models.CharField(choices=[('healthy', 'Healthy'), ('full', 'Full'), ('unreachable', 'Unreachable')], default='healthy', max_length=20)),

@@ -17,7 +17,8 @@ def test_delivery_is_late_acked_one_at_a_time_and_json_only():
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_serializer == "json"
     assert conf.accept_content == ["json"]
-    assert conf.task_time_limit and conf.task_soft_time_limit < conf.task_time_limit
+    assert conf.task_time_limit
+    assert conf.task_soft_time_limit < conf.task_time_limit
 
 
 def test_the_redis_visibility_timeout_outlasts_the_longest_backup():
@@ -26,8 +27,10 @@ def test_the_redis_visibility_timeout_outlasts_the_longest_backup():
 
 
 def test_the_seed_queue_table_is_declared():
-    table = {name: (q.concurrency, q.max_retries, q.backoff, q.delay_seconds)
-             for name, q in QUEUES.items()}
+    table = {
+        name: (q.concurrency, q.max_retries, q.backoff, q.delay_seconds)
+        for name, q in QUEUES.items()
+    }
     assert table["backups"] == (3, 3, "exponential", 30)
     assert table["health"] == (10, 2, "fixed", 10)
     assert table["cleanup"][0] == 1

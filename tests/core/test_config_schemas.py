@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -14,28 +16,67 @@ from storage.models import StorageLocation
 pytestmark = pytest.mark.django_db
 
 # The seed's own examples, one per type.
-GOOD_CONNECTIONS = {
-    "postgres": {"host": "db.empresa.local", "port": 5432, "database": "app_prod",
-                 "username": "backup_user", "password": "senhasegura"},
-    "mysql": {"host": "127.0.0.1", "port": 3306, "database": "shop", "username": "root",
-              "password": "", "ssl_enabled": True},
+GOOD_CONNECTIONS: dict[str, dict[str, Any]] = {
+    "postgres": {
+        "host": "db.empresa.local",
+        "port": 5432,
+        "database": "app_prod",
+        "username": "backup_user",
+        "password": "senhasegura",
+    },
+    "mysql": {
+        "host": "127.0.0.1",
+        "port": 3306,
+        "database": "shop",
+        "username": "root",
+        "password": "",
+        "ssl_enabled": True,
+    },
     "mongodb": {"host": "mongo", "database": "app", "username": "u", "password": "p"},
-    "sqlserver": {"host": "mssql", "port": 1433, "database": "erp", "username": "sa",
-                  "password": "p"},
+    "sqlserver": {
+        "host": "mssql",
+        "port": 1433,
+        "database": "erp",
+        "username": "sa",
+        "password": "p",
+    },
     "sqlite": {"file_path": "/var/lib/app/app.db"},
-    "files": {"source_path": "/srv/uploads", "include_patterns": ["*.jpg", "*.png"],
-              "exclude_patterns": ["*.log", "temp/*"]},
+    "files": {
+        "source_path": "/srv/uploads",
+        "include_patterns": ["*.jpg", "*.png"],
+        "exclude_patterns": ["*.log", "temp/*"],
+    },
 }
-GOOD_STORAGE = {
+GOOD_STORAGE: dict[str, dict[str, Any]] = {
     "local": {"path": "/var/backups", "max_size_gb": 100},
-    "ssh": {"host": "nas.empresa.local", "port": 22, "username": "backup",
-            "private_key": "-----BEGIN RSA PRIVATE KEY-----\n...", "remote_path": "/mnt/storage"},
-    "s3": {"endpoint": None, "bucket": "company-backups", "region": "us-east-1",
-           "access_key_id": "AKIA", "secret_access_key": "xyz", "storage_class": "STANDARD_IA"},
-    "minio": {"endpoint": "http://minio.local:9000", "bucket": "backups", "access_key": "a",
-              "secret_key": "b", "use_ssl": False},
-    "backblaze": {"bucket_id": "4a48fe8875c6214145260818", "bucket_name": "my-backups",
-                  "application_key_id": "0014", "application_key": "K001"},
+    "ssh": {
+        "host": "nas.empresa.local",
+        "port": 22,
+        "username": "backup",
+        "private_key": "-----BEGIN RSA PRIVATE KEY-----\n...",
+        "remote_path": "/mnt/storage",
+    },
+    "s3": {
+        "endpoint": None,
+        "bucket": "company-backups",
+        "region": "us-east-1",
+        "access_key_id": "AKIA",
+        "secret_access_key": "xyz",
+        "storage_class": "STANDARD_IA",
+    },
+    "minio": {
+        "endpoint": "http://minio.local:9000",
+        "bucket": "backups",
+        "access_key": "a",
+        "secret_key": "b",
+        "use_ssl": False,
+    },
+    "backblaze": {
+        "bucket_id": "4a48fe8875c6214145260818",
+        "bucket_name": "my-backups",
+        "application_key_id": "0014",
+        "application_key": "K001",
+    },
 }
 
 
@@ -106,21 +147,29 @@ def test_an_s3_location_without_a_bucket_is_refused():
 
 
 def test_tags_must_be_a_list_of_strings():
-    ds = Datasource(name="x", type="sqlite", connection_config=GOOD_CONNECTIONS["sqlite"],
-                    tags=["ok", 3])
+    ds = Datasource(
+        name="x", type="sqlite", connection_config=GOOD_CONNECTIONS["sqlite"], tags=["ok", 3]
+    )
     assert "tags" in _errors(ds)
 
 
 def test_a_job_validates_cron_timezone_retention_and_options(datasource, storage_location):
     job = BackupJob(
-        name="nightly", datasource=datasource, storage_location=storage_location,
-        schedule_cron="61 * * *", schedule_timezone="Mars/Olympus",
+        name="nightly",
+        datasource=datasource,
+        storage_location=storage_location,
+        schedule_cron="61 * * *",
+        schedule_timezone="Mars/Olympus",
         retention_policy={"keep_daily": -1},
         backup_options={"compression": "zstd", "compression_level": 40},
     )
     errors = _errors(job)
-    assert set(errors) >= {"schedule_cron", "schedule_timezone", "retention_policy",
-                           "backup_options"}
+    assert set(errors) >= {
+        "schedule_cron",
+        "schedule_timezone",
+        "retention_policy",
+        "backup_options",
+    }
     assert any("compression_level" in line for line in errors["backup_options"])
 
 
@@ -133,12 +182,23 @@ def test_an_unknown_option_is_reported_with_the_other_field_errors(backup_job):
 
 def test_a_job_with_the_seed_example_is_valid_and_gets_defaults(datasource, storage_location):
     job = BackupJob(
-        name="Backup Diário Produção", datasource=datasource, storage_location=storage_location,
-        schedule_cron="0 3 * * *", schedule_timezone="America/Sao_Paulo",
-        retention_policy={"keep_daily": 7, "keep_weekly": 4, "keep_monthly": 12,
-                          "auto_delete": True},
-        backup_options={"compression": "gzip", "compression_level": 6, "parallel_jobs": 4,
-                        "exclude_tables": ["logs_*", "temp_*"]},
+        name="Backup Diário Produção",
+        datasource=datasource,
+        storage_location=storage_location,
+        schedule_cron="0 3 * * *",
+        schedule_timezone="America/Sao_Paulo",
+        retention_policy={
+            "keep_daily": 7,
+            "keep_weekly": 4,
+            "keep_monthly": 12,
+            "auto_delete": True,
+        },
+        backup_options={
+            "compression": "gzip",
+            "compression_level": 6,
+            "parallel_jobs": 4,
+            "exclude_tables": ["logs_*", "temp_*"],
+        },
     )
     job.full_clean()
     assert job.backup_options["include_tables"] == []

@@ -29,7 +29,8 @@ def test_ordinary_text_is_left_alone():
 
 
 def test_the_logging_filter_masks_formatted_arguments():
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "auth failed: password=%s",
-                               ("hunter2",), None)
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "auth failed: password=%s", ("hunter2",), None
+    )
     RedactSecretsFilter().filter(record)
     assert "hunter2" not in record.getMessage()

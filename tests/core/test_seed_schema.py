@@ -5,6 +5,8 @@ Checked against PostgreSQL's own catalog, not against the models.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 
@@ -111,8 +113,14 @@ SEED_COLUMNS: dict[str, dict[str, tuple[str, bool, int | None]]] = {
 }
 
 EXTRA_EXECUTION_COLUMNS = {
-    "kind", "trigger", "scheduled_for", "source_execution_id", "attempt", "heartbeat_at",
-    "worker", "progress",
+    "kind",
+    "trigger",
+    "scheduled_for",
+    "source_execution_id",
+    "attempt",
+    "heartbeat_at",
+    "worker",
+    "progress",
 }
 
 SEED_ENUMS: dict[tuple[str, str], list[str]] = {
@@ -124,8 +132,14 @@ SEED_ENUMS: dict[tuple[str, str], list[str]] = {
     ("backup_executions", "backup_type"): ["full", "incremental", "differential"],
     ("health_checks", "status"): ["ok", "timeout", "auth_failed", "unreachable", "error"],
     ("notifications", "type"): [
-        "backup_failed", "backup_success", "connection_lost", "storage_full",
-        "storage_unreachable", "health_degraded", "connection_restored", "cleanup_completed",
+        "backup_failed",
+        "backup_success",
+        "connection_lost",
+        "storage_full",
+        "storage_unreachable",
+        "health_degraded",
+        "connection_restored",
+        "cleanup_completed",
     ],
     ("notifications", "severity"): ["info", "warning", "critical"],
     ("notifications", "entity_type"): ["datasource", "backup_job", "storage_location", "system"],
@@ -142,7 +156,7 @@ SEED_FOREIGN_KEYS = {
 }
 
 
-def _query(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def _query(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
@@ -170,7 +184,7 @@ def test_executions_carry_the_extra_columns_for_progress_and_scheduling():
     rows = _query(
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'backup_executions'"
     )
-    assert EXTRA_EXECUTION_COLUMNS <= {r[0] for r in rows}
+    assert {r[0] for r in rows} >= EXTRA_EXECUTION_COLUMNS
 
 
 def test_every_primary_key_is_a_uuid_except_the_settings_key():
@@ -206,7 +220,7 @@ def test_every_seed_foreign_key_exists():
         WHERE tc.constraint_type = 'FOREIGN KEY'
         """
     )
-    assert SEED_FOREIGN_KEYS <= set(rows)
+    assert set(rows) >= SEED_FOREIGN_KEYS
 
 
 @pytest.mark.parametrize(("table", "column"), sorted(SEED_ENUMS))
@@ -254,8 +268,9 @@ def test_notifications_are_indexed_by_newest_first_then_read_state():
 
 def test_only_one_storage_location_can_be_the_default():
     rows = _query("SELECT indexdef FROM pg_indexes WHERE tablename = 'storage_locations'")
-    assert any("UNIQUE" in r[0] and "(is_default)" in r[0] and "WHERE is_default" in r[0]
-               for r in rows)
+    assert any(
+        "UNIQUE" in r[0] and "(is_default)" in r[0] and "WHERE is_default" in r[0] for r in rows
+    )
 
 
 def test_a_job_has_at_most_one_execution_per_scheduled_slot():

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -28,16 +29,32 @@ PROBE = (
 
 
 def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "SECRET_KEY",
-                                  "DEBUG", "ALLOWED_HOSTS"))}
-    clean.update({"DJANGO_SETTINGS_MODULE": "dataguardian.settings",
-                  "DATAGUARDIAN_DATA_DIR": str(tmp_path / "data")}, **env)
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=clean,
-                          capture_output=True, text=True, timeout=60, check=False)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")
+        )
+    }
+    clean.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "dataguardian.settings",
+            "DATAGUARDIAN_DATA_DIR": str(tmp_path / "data"),
+        },
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
-def _ok(tmp_path: Path, **env: str) -> dict[str, object]:
+def _ok(tmp_path: Path, **env: str) -> dict[str, Any]:
     result = _settings(tmp_path, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
@@ -64,8 +81,12 @@ def test_the_embedded_default_generates_private_key_files_once(tmp_path):
 
 
 def test_database_and_redis_urls_select_postgresql_and_redis(tmp_path):
-    s = _ok(tmp_path, DATABASE_URL="postgres://u:p@db.example:5432/dg",
-            REDIS_URL="redis://127.0.0.1:6379/3", DATAGUARDIAN_BACKUP_TIME_LIMIT="7200")
+    s = _ok(
+        tmp_path,
+        DATABASE_URL="postgres://u:p@db.example:5432/dg",
+        REDIS_URL="redis://127.0.0.1:6379/3",
+        DATAGUARDIAN_BACKUP_TIME_LIMIT="7200",
+    )
     assert s["embedded"] is False
     assert s["engine"] == "django.db.backends.postgresql"
     assert s["broker"] == "redis://127.0.0.1:6379/3"
@@ -76,8 +97,11 @@ def test_secrets_can_come_from_files(tmp_path):
     (tmp_path / "sk").write_text("from-a-file\n")
     key = Fernet.generate_key().decode()
     (tmp_path / "keys").write_text(key)
-    s = _ok(tmp_path, SECRET_KEY_FILE=str(tmp_path / "sk"),
-            DATAGUARDIAN_ENCRYPTION_KEYS_FILE=str(tmp_path / "keys"))
+    s = _ok(
+        tmp_path,
+        SECRET_KEY_FILE=str(tmp_path / "sk"),
+        DATAGUARDIAN_ENCRYPTION_KEYS_FILE=str(tmp_path / "keys"),
+    )
     assert s["secret_key"] == "from-a-file"
     assert s["keys"] == [key]
 

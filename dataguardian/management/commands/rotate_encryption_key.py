@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 (SystemSetting, "value"),
             ):
                 count = 0
-                for obj in model.objects.select_for_update().all():  # type: ignore[attr-defined]
+                for obj in model.objects.select_for_update().all():
                     obj.save(update_fields=[field])
                     count += 1
                 counts[model.__name__] = count
