@@ -16,6 +16,20 @@ from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 
+def _absolute(value: str) -> None:
+    if not value.startswith("/"):
+        raise serializers.ValidationError("Give an absolute path.")
+
+
+class AbsolutePathField(serializers.CharField):
+    """A file-system path that must be absolute (relative paths depend on the worker's cwd)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 4096)
+        super().__init__(**kwargs)
+        self.validators.append(_absolute)
+
+
 class ConfigSchema(serializers.Serializer):  # type: ignore[type-arg]
     """A per-type configuration structure, validated strictly.
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
 
-from dataguardian.registry import ConfigSchema
+from dataguardian.registry import AbsolutePathField, ConfigSchema
 
 
 class SmtpConfigSchema(ConfigSchema):
@@ -23,11 +22,6 @@ class SmtpConfigSchema(ConfigSchema):
     use_ssl = serializers.BooleanField(default=False)
     from_email = serializers.EmailField()
     to = serializers.ListField(child=serializers.EmailField(), min_length=1)
-
-
-def _absolute_path(value: str) -> None:
-    if not Path(value).is_absolute():
-        raise serializers.ValidationError("Give an absolute path.")
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,7 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec(
             "system.temp_directory",
             "Where a run's temporary files go (pg_dump directory format, SQLite copies).",
-            serializers.CharField(max_length=4096, validators=[_absolute_path]),
+            AbsolutePathField(),
         ),
     ]
 }

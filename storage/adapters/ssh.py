@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from dataguardian.registry import ConfigSchema
+from dataguardian.registry import AbsolutePathField, ConfigSchema
 from storage.adapters.base import StorageAdapter
 
 
@@ -24,12 +24,7 @@ class SSHConfig(ConfigSchema):
         max_length=1024, required=False, allow_blank=True, default="", trim_whitespace=False
     )
     host_key = serializers.CharField(max_length=8192, required=False, allow_blank=True, default="")
-    remote_path = serializers.CharField(max_length=4096)
-
-    def validate_remote_path(self, value: str) -> str:
-        if not value.startswith("/"):
-            raise serializers.ValidationError("Give an absolute path.")
-        return value
+    remote_path = AbsolutePathField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
