@@ -1,0 +1,130 @@
+"""Admin of datasources and their (read-only) health history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from dataguardian.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from datasources.engines import ENGINES
+from datasources.models import Datasource, HealthCheck
+
+
+@admin.register(Datasource)
+class DatasourceAdmin(TypedConfigAdmin[Datasource]):
+    registry = ENGINES
+    config_attr = "connection_config"
+    list_display = [
+        "name",
+        "type",
+        "status_badge",
+        "enabled",
+        "last_health_check_at",
+        "tag_list",
+    ]
+    list_filter = ["type", "status", "enabled"]
+    search_fields = ["name"]
+    ordering = ["name"]
+    readonly_fields = [
+        "type",
+        "status",
+        "last_health_check_at",
+        "config_summary",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["enable", "disable"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        config_type = self.config_type_for(request, obj)
+        label = dict(ENGINES.choices()).get(config_type, config_type)
+        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
+            (None, {"fields": ["name", "type", "enabled", "tags"]}),
+            (
+                f"Connection ({label})",
+                {
+                    "fields": config_field_names(ENGINES, config_type),
+                    "description": "How DataGuardian reaches the data. Secrets are stored "
+                    "encrypted and never shown; leave a secret blank to keep it.",
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets.append(
+                (
+                    "State",
+                    {
+                        "fields": [
+                            "status",
+                            "last_health_check_at",
+                            "config_summary",
+                            "created_at",
+                            "updated_at",
+                        ],
+                        "description": "Kept up to date by the health checks.",
+                    },
+                )
+            )
+        return fieldsets
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Datasource) -> SafeString:
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Tags")
+    def tag_list(self, obj: Datasource) -> str:
+        return ", ".join(obj.tags or [])
+
+    @admin.action(description="Enable the selected datasources")
+    def enable(self, request: HttpRequest, queryset: QuerySet[Datasource]) -> None:
+        count = queryset.update(enabled=True)
+        self.message_user(request, f"Enabled {count} datasource(s).")
+
+    @admin.action(description="Disable the selected datasources")
+    def disable(self, request: HttpRequest, queryset: QuerySet[Datasource]) -> None:
+        count = queryset.update(enabled=False)
+        self.message_user(request, f"Disabled {count} datasource(s).")
+
+
+@admin.register(HealthCheck)
+class HealthCheckAdmin(admin.ModelAdmin[HealthCheck]):
+    """Health history is a record of what happened: viewable, never edited."""
+
+    list_display = ["datasource", "checked_at", "status_badge", "latency_ms", "short_error"]
+    list_filter = ["status", "datasource__type"]
+    list_select_related = ["datasource"]
+    search_fields = ["datasource__name", "error_message"]
+    ordering = ["-checked_at"]
+    date_hierarchy = "checked_at"
+    show_full_result_count = False
+    readonly_fields = [
+        "datasource",
+        "checked_at",
+        "status",
+        "latency_ms",
+        "error_message",
+        "metadata",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: HealthCheck) -> SafeString:
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Error")
+    def short_error(self, obj: HealthCheck) -> SafeString:
+        message = obj.error_message or ""
+        return format_html("{}", message if len(message) <= 80 else f"{message[:79]}…")

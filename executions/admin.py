@@ -1,0 +1,129 @@
+"""Admin of executions and their chunks: an append-only record, so read-only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
+from django.utils.safestring import SafeString
+
+from dataguardian.admin_forms import status_badge
+from executions.models import BackupChunk, BackupExecution
+
+
+class ReadOnlyMixin:
+    """Viewable, never added, changed or deleted from the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class BackupChunkInline(ReadOnlyMixin, admin.TabularInline[BackupChunk, BackupExecution]):
+    model = BackupChunk
+    fields = ["chunk_number", "file_path", "size", "checksum", "created_at"]
+    readonly_fields = ["chunk_number", "file_path", "size", "checksum", "created_at"]
+    ordering = ["chunk_number"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size(self, obj: BackupChunk) -> str:
+        return filesizeformat(obj.size_bytes)
+
+
+@admin.register(BackupExecution)
+class BackupExecutionAdmin(ReadOnlyMixin, admin.ModelAdmin[BackupExecution]):
+    list_display = [
+        "created_at",
+        "job",
+        "kind",
+        "status_badge",
+        "trigger",
+        "backup_type",
+        "duration_seconds",
+        "size",
+        "datasource",
+        "storage_location",
+    ]
+    list_filter = ["status", "kind", "trigger", "backup_type", "storage_location"]
+    list_select_related = ["job", "datasource", "storage_location"]
+    search_fields = ["=id", "job__name", "datasource__name", "backup_path"]
+    ordering = ["-created_at"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # a big table: skip the second COUNT(*)
+    inlines = [BackupChunkInline]
+    fieldsets = [
+        (None, {"fields": ["id", "kind", "trigger", "status", "job", "source_execution"]}),
+        ("Where", {"fields": ["datasource", "storage_location", "backup_path"]}),
+        (
+            "Timing",
+            {
+                "fields": [
+                    "created_at",
+                    "scheduled_for",
+                    "started_at",
+                    "finished_at",
+                    "duration_seconds",
+                    "heartbeat_at",
+                    "worker",
+                    "attempt",
+                ]
+            },
+        ),
+        (
+            "Result",
+            {
+                "fields": [
+                    "backup_type",
+                    "size_bytes",
+                    "compressed_size_bytes",
+                    "files_count",
+                    "error_message",
+                    "error_stack",
+                    "progress",
+                    "metadata",
+                ],
+                "description": "Written by the worker that ran the execution.",
+            },
+        ),
+    ]
+    readonly_fields = [str(name) for _, section in fieldsets for name in section["fields"]]
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: BackupExecution) -> SafeString:
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size(self, obj: BackupExecution) -> str:
+        return filesizeformat(obj.size_bytes) if obj.size_bytes is not None else "—"
+
+
+@admin.register(BackupChunk)
+class BackupChunkAdmin(ReadOnlyMixin, admin.ModelAdmin[BackupChunk]):
+    list_display = ["execution", "chunk_number", "file_path", "size", "checksum", "created_at"]
+    list_select_related = ["execution"]
+    search_fields = ["file_path", "checksum", "=execution__id"]
+    ordering = ["-created_at", "chunk_number"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = [
+        "execution",
+        "chunk_number",
+        "file_path",
+        "size_bytes",
+        "checksum",
+        "created_at",
+    ]
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size(self, obj: BackupChunk) -> str:
+        return filesizeformat(obj.size_bytes)

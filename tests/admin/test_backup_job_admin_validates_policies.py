@@ -1,0 +1,50 @@
+"""Backup jobs are created in the admin with validated schedules and policies."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from jobs.models import BackupJob
+
+ADD = reverse("admin:jobs_backupjob_add")
+
+
+def job_data(postgres_datasource, s3_location, **overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": "nightly",
+        "enabled": "on",
+        "datasource": str(postgres_datasource.pk),
+        "storage_location": str(s3_location.pk),
+        "schedule_cron": "0 3 * * *",
+        "schedule_timezone": "Europe/Berlin",
+        "retention_policy": '{"keep_daily": 14}',
+        "backup_options": '{"compression": "gzip", "compression_level": 6}',
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_job_is_created_with_defaults_filled_in(admin_client, postgres_datasource, s3_location):
+    response = admin_client.post(ADD, job_data(postgres_datasource, s3_location))
+    assert response.status_code == 302, response.content.decode()
+    job = BackupJob.objects.get(name="nightly")
+    assert job.retention_policy["keep_daily"] == 14
+    assert job.retention_policy["keep_weekly"] == 4
+    assert job.backup_options["compression"] == "gzip"
+
+
+def test_a_bad_policy_or_schedule_is_a_form_error(admin_client, postgres_datasource, s3_location):
+    response = admin_client.post(
+        ADD,
+        job_data(
+            postgres_datasource,
+            s3_location,
+            schedule_cron="every night",
+            retention_policy='{"keep_daily": -1, "bogus": 1}',
+        ),
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "is not a cron expression" in html
+    assert "Unknown field." in html
+    assert not BackupJob.objects.exists()
