@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 # key=value, "key": "value" and URL credentials (scheme://user:secret@host).
-_SECRET_NAMES = (
+_SECRET_NAMES = (  # noqa: S105  (the names of secrets to mask, not a secret)
     r"password|passwd|pwd|secret|secret_key|secret_access_key|application_key|private_key|"
     r"token|api_key|passphrase"
 )
