@@ -23,7 +23,8 @@ class EncryptedConfigField(models.JSONField):
 
     ``encrypted_keys_from`` is the dotted path of a function returning the keys to encrypt
     (the union of what the registry's types declare secret). In the database a secret value is
-    stored as ``{"$encrypted": "<fernet token>"}``; reading through the ORM gives the plain value back.
+    stored as ``{"$encrypted": "<fernet token>"}``; reading through the ORM gives the plain
+    value back.
     Any value that carries the marker is decrypted on read, whatever its key, so renaming or
     retiring a type never strands a secret.
     """

