@@ -16,7 +16,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 def _configure() -> None:
     from dataguardian.queues import QUEUES
 
-    app.conf.task_queues = [Queue("default")] + [Queue(name) for name in QUEUES]
+    app.conf.task_queues = [Queue(name) for name in QUEUES]
     app.conf.task_routes = {
         "executions.tasks.run_backup": {"queue": "backups"},
         "executions.tasks.run_restore": {"queue": "backups"},

@@ -53,3 +53,14 @@ def test_tasks_are_routed_to_their_queue_with_their_retry_policy():
     assert routes[run_cleanup.name]["queue"] == "cleanup"
     assert routes[enqueue_due_jobs.name]["queue"] == "scheduler"
     assert {q.name for q in app.conf.task_queues} >= set(QUEUES)
+
+
+def test_every_task_of_ours_is_routed_to_a_declared_queue():
+    app.loader.import_default_modules()
+    ours = [name for name in app.tasks if not name.startswith("celery.")]
+    assert "executions.tasks.run_backup" in ours
+    routes = app.conf.task_routes
+    for name in ours:
+        assert name in routes, f"{name} has no route"
+        assert routes[name]["queue"] in QUEUES
+    assert app.conf.task_default_queue in QUEUES
