@@ -1,0 +1,441 @@
+"""``manage.py run``: the admin bootstrap, the process plan, and a real embedded boot."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+
+from dataguardian.bootstrap import admin_password_file, ensure_admin_user
+from dataguardian.management.commands import run
+from dataguardian.queues import QUEUES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TEST_PASSWORD = "Run-Test-Pw-5f9c2e"
+# What each Celery worker ("<name>@<host> ready.") and beat ("beat: Starting...") log when up.
+READY = re.compile(r"\b\w+@\S+ ready\.|beat: Starting\.\.\.")
+
+
+# --- ensure_admin_user ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_settings(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.ADMIN_USERNAME = "boss"
+    settings.ADMIN_EMAIL = "boss@example.com"
+    settings.ADMIN_PASSWORD = None
+    return settings
+
+
+@pytest.mark.django_db
+def test_ensure_admin_user_generates_a_private_password_and_prints_only_its_path(
+    admin_settings, capsys
+):
+    assert ensure_admin_user() is True
+
+    path = admin_password_file()
+    assert path == admin_settings.DATA_DIR / "admin_password"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    password = path.read_text().strip()
+    assert len(password) >= 16
+    user = get_user_model().objects.get(username="boss")
+    assert user.is_superuser
+    assert user.is_staff
+    assert user.email == "boss@example.com"
+    assert user.check_password(password)
+    out, err = capsys.readouterr()
+    assert str(path) in out
+    assert password not in out + err
+
+
+@pytest.mark.django_db
+def test_ensure_admin_user_is_idempotent(admin_settings, capsys):
+    assert ensure_admin_user() is True
+    first_password = admin_password_file().read_text()
+    capsys.readouterr()
+
+    assert ensure_admin_user() is False
+
+    assert get_user_model().objects.filter(username="boss").count() == 1
+    assert admin_password_file().read_text() == first_password
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.django_db
+def test_ensure_admin_user_uses_the_configured_password_and_writes_no_file(admin_settings):
+    admin_settings.ADMIN_PASSWORD = "Configured-Pw-81d3"
+    out = io.StringIO()
+
+    assert ensure_admin_user(stdout=out) is True
+
+    assert get_user_model().objects.get(username="boss").check_password("Configured-Pw-81d3")
+    assert not admin_password_file().exists()
+    assert "Configured-Pw-81d3" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_ensure_admin_user_leaves_an_existing_user_alone(admin_settings):
+    get_user_model().objects.create_user("boss", password="Their-Own-Pw-33aa")
+
+    assert ensure_admin_user(stdout=io.StringIO()) is False
+
+    user = get_user_model().objects.get(username="boss")
+    assert user.check_password("Their-Own-Pw-33aa")
+    assert not user.is_superuser
+    assert not admin_password_file().exists()
+
+
+# --- the process plan ----------------------------------------------------------------------
+
+
+def _consumed_queues(specs: list[run.ChildSpec]) -> dict[str, tuple[int, str]]:
+    """queue name -> (worker concurrency, pool) from the workers' argv."""
+    consumed: dict[str, tuple[int, str]] = {}
+    for spec in specs:
+        argv = list(spec.argv)
+        if "worker" not in argv:
+            continue
+        queues = argv[argv.index("-Q") + 1].split(",")
+        concurrency = int(argv[argv.index("-c") + 1])
+        pool = argv[argv.index("--pool") + 1]
+        for queue in queues:
+            assert queue not in consumed, f"{queue} consumed twice"
+            consumed[queue] = (concurrency, pool)
+    return consumed
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_every_queue_is_consumed_and_backups_keep_three_processes(settings, embedded):
+    settings.EMBEDDED = embedded
+
+    consumed = _consumed_queues(run.child_specs("all"))
+
+    assert set(consumed) == set(QUEUES)
+    assert consumed["backups"] == (3, "prefork")
+
+
+def test_server_mode_runs_one_worker_per_queue_with_its_policy(settings):
+    settings.EMBEDDED = False
+
+    consumed = _consumed_queues(run.child_specs("worker"))
+
+    assert consumed == {q.name: (q.concurrency, q.pool) for q in QUEUES.values()}
+
+
+def test_targets_select_their_processes(settings):
+    settings.BIND = "0.0.0.0:9999"
+    settings.WEB_WORKERS = 3
+    names = {t: [s.name for s in run.child_specs(t)] for t in run.TARGETS}
+
+    assert names["web"] == ["web"]
+    assert names["beat"] == ["beat"]
+    assert all(n.startswith("worker-") for n in names["worker"])
+    assert names["all"] == ["web", *names["worker"], "beat"]
+    web = list(run.child_specs("web")[0].argv)
+    assert web[web.index("--bind") + 1] == "0.0.0.0:9999"
+    assert web[web.index("--workers") + 1] == "3"
+    assert "dataguardian.wsgi:application" in web
+    beat = run.child_specs("beat")[0].argv
+    assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
+    assert "--pidfile=" in beat
+
+
+def test_children_get_no_admin_password(monkeypatch):
+    monkeypatch.setenv("DATAGUARDIAN_ADMIN_PASSWORD", "Never-In-Children-1")
+    monkeypatch.setenv("DATAGUARDIAN_ADMIN_PASSWORD_FILE", "/run/secrets/admin")
+
+    env = run.child_env()
+
+    assert "DATAGUARDIAN_ADMIN_PASSWORD" not in env
+    assert "DATAGUARDIAN_ADMIN_PASSWORD_FILE" not in env
+    for spec in run.child_specs("all"):
+        assert "Never-In-Children-1" not in " ".join(spec.argv)
+
+
+# --- supervision, with stand-in children --------------------------------------------------
+
+
+def _py(code: str) -> tuple[str, ...]:
+    return (sys.executable, "-c", code)
+
+
+def _started_pids(caplog: pytest.LogCaptureFixture) -> dict[str, int]:
+    found = {}
+    for record in caplog.records:
+        match = re.fullmatch(r"started (\S+) \(pid (\d+)\)", record.getMessage())
+        if match:
+            found[match[1]] = int(match[2])
+    return found
+
+
+def test_a_child_that_dies_stops_the_others_and_fails_naming_it(caplog):
+    caplog.set_level(logging.INFO, logger="dataguardian.run")
+    specs = [
+        run.ChildSpec("sleeper", _py("import time; time.sleep(60)")),
+        run.ChildSpec("crasher", _py("import time, sys; time.sleep(0.5); sys.exit(3)")),
+    ]
+    started = time.monotonic()
+
+    with pytest.raises(CommandError, match="crasher exited on its own with code 3"):
+        run.Command()._supervise(specs)
+
+    assert time.monotonic() - started < 10
+    pids = _started_pids(caplog)
+    assert set(pids) == {"sleeper", "crasher"}
+    assert all(_stat(pid) is None for pid in pids.values())
+    assert any("crasher (pid" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+
+
+def test_sigterm_stops_children_and_kills_stragglers(caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="dataguardian.run")
+    monkeypatch.setattr(run, "STOP_TIMEOUT", 1.0)
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    specs = [
+        run.ChildSpec("polite", _py("import time; time.sleep(60)")),
+        run.ChildSpec("stubborn", _py(stubborn)),
+    ]
+    handler_before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        run.Command()._supervise(specs)  # returns normally: a requested stop is a success
+    finally:
+        timer.cancel()
+
+    pids = _started_pids(caplog)
+    assert set(pids) == {"polite", "stubborn"}
+    assert all(_stat(pid) is None for pid in pids.values())
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"stubborn (pid {pids['stubborn']}) did not stop in time; killing it" in messages
+    assert f"polite (pid {pids['polite']}) exited with code -15" in messages
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the command restored it
+
+
+def test_children_run_in_their_own_process_group(caplog):
+    caplog.set_level(logging.INFO, logger="dataguardian.run")
+    code = "import os, sys; sys.exit(0 if os.getpgid(0) == os.getpid() else 7)"
+
+    # It exits on its own either way; the exit code says whether it led its own group.
+    with pytest.raises(CommandError, match="with code 0"):
+        run.Command()._supervise([run.ChildSpec("grouped", _py(code))])
+
+
+# --- a real embedded boot ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, start time) of ``pid`` from /proc, or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # the comm may hold spaces and parentheses
+    return fields[0], int(fields[1]), int(fields[19])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            info = _stat(int(entry.name))
+            if info and info[1] == pid and info[0] != "Z":
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _descendants(pid: int) -> list[int]:
+    result, todo = [], [pid]
+    while todo:
+        for child in _children(todo.pop()):
+            result.append(child)
+            todo.append(child)
+    return result
+
+
+def _alive(pid: int, started: int) -> bool:
+    info = _stat(pid)
+    return info is not None and info[2] == started and info[0] != "Z"
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return raw.decode(errors="replace").rstrip("\0").split("\0")
+
+
+def _rss_kib(pid: int) -> int:
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _get_health(url: str) -> tuple[int, dict[str, Any] | None]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 (http, loopback)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except (OSError, ValueError):
+        return 0, None
+
+
+def _remember(seen: dict[int, int], pids: list[int]) -> None:
+    for pid in pids:
+        if pid not in seen and (info := _stat(pid)):
+            seen[pid] = info[2]
+
+
+def _kill_survivors(seen: dict[int, int]) -> None:
+    """SIGKILL whatever is still alive of ``seen`` (pid -> start time, so no reused pid)."""
+    for pid, started in seen.items():
+        if _alive(pid, started):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # children lead their own process groups
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.pop("DATABASE_URL_FILE", None)
+    env.pop("REDIS_URL_FILE", None)
+    env.update(
+        DATAGUARDIAN_DATA_DIR=str(data_dir),
+        DATAGUARDIAN_BIND=f"127.0.0.1:{port}",
+        DATAGUARDIAN_ADMIN_PASSWORD=ADMIN_TEST_PASSWORD,
+        DATAGUARDIAN_WEB_WORKERS="1",
+        DJANGO_SETTINGS_MODULE="dataguardian.settings",
+    )
+    log_path = tmp_path / "run.log"
+    seen: dict[int, int] = {}  # every descendant ever observed: pid -> start time
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, so the finally can kill it whole
+        )
+
+    def output() -> str:
+        return log_path.read_text(errors="replace")
+
+    try:
+        started = time.monotonic()
+        body: dict[str, Any] | None = None
+        while time.monotonic() - started < 60:
+            assert proc.poll() is None, f"run exited early ({proc.returncode}):\n{output()}"
+            _remember(seen, _descendants(proc.pid))
+            status, body = _get_health(f"http://127.0.0.1:{port}/health")
+            if status == 200:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"/health never answered 200 within 60 s:\n{output()}")
+        boot_seconds = time.monotonic() - started
+        assert body is not None
+        assert body["mode"] == "embedded"
+        assert body["database"]["status"] == "up"
+        assert body["broker"]["status"] == "up"
+
+        db_file = data_dir / "dataguardian.sqlite3"
+        assert db_file.is_file()
+        assert (data_dir / "broker").is_dir()
+        with contextlib.closing(sqlite3.connect(db_file)) as db:
+            rows = db.execute(
+                "SELECT is_superuser FROM auth_user WHERE username = ?", ("admin",)
+            ).fetchall()
+        assert rows == [(1,)]
+        assert not (data_dir / "admin_password").exists()  # the password was given
+
+        # Workers need a moment after gunicorn answers; wait until every child is up and the
+        # Celery processes said they are ready, so the stop below is a steady-state stop.
+        deadline = time.monotonic() + 30
+        while True:
+            children = _children(proc.pid)
+            commands = {pid: _cmdline(pid) for pid in children}
+            kinds = [
+                "web" if "gunicorn" in cmd else cmd[cmd.index("-A") + 2]
+                for cmd in commands.values()
+                if cmd
+            ]
+            ready = READY.findall(output())
+            if (
+                sorted(kinds) == ["beat", "web", "worker", "worker"] and len(ready) >= 3
+            ) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert len(ready) >= 3, output()
+        assert sorted(kinds) == ["beat", "web", "worker", "worker"], commands
+        queues = {
+            q
+            for cmd in commands.values()
+            if "worker" in cmd and "-Q" in cmd
+            for q in cmd[cmd.index("-Q") + 1].split(",")
+        }
+        assert queues == set(QUEUES)
+        tree = _descendants(proc.pid)
+        _remember(seen, tree)
+        for pid in [proc.pid, *tree]:
+            assert ADMIN_TEST_PASSWORD not in "\0".join(_cmdline(pid))
+        rss_mib = sum(_rss_kib(pid) for pid in [proc.pid, *tree]) / 1024
+        print(
+            f"boot to first 200 on /health: {boot_seconds:.1f} s; "
+            f"{len(tree) + 1} processes, RSS sum {rss_mib:.0f} MiB"
+        )
+
+        stop_started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=40)
+        stop_seconds = time.monotonic() - stop_started
+        print(f"stopped in {stop_seconds:.1f} s")
+        if stop_seconds > 10:  # within the contract, but say who was slow
+            print("\n".join(line for line in output().splitlines() if "dataguardian.run" in line))
+
+        assert code == 0, output()
+        assert [pid for pid, started in seen.items() if _alive(pid, started)] == []
+        log_text = output()
+        for pid in children:
+            assert f"(pid {pid})" in log_text  # "started <name> (pid N)"
+        assert ADMIN_TEST_PASSWORD not in log_text
+    finally:
+        if proc.poll() is None:
+            _remember(seen, _descendants(proc.pid))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        _kill_survivors(seen)
