@@ -19,4 +19,6 @@ def storage_location(db, tmp_path):
 
 @pytest.fixture
 def backup_job(datasource, storage_location):
-    return factories.BackupJobFactory.create(datasource=datasource, storage_location=storage_location)
+    return factories.BackupJobFactory.create(
+        datasource=datasource, storage_location=storage_location
+    )
