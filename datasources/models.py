@@ -5,14 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from rest_framework import serializers
 
 from dataguardian.fields import EncryptedConfigField
-from dataguardian.registry import UnknownType
-from dataguardian.validation import drf_to_django_errors, validate_tags
+from dataguardian.validation import clean_typed_config, validate_tags
 from datasources.engines import ENGINES
 from datasources.engines import choices as engine_choices
 
@@ -65,14 +62,9 @@ class Datasource(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        try:
-            engine = ENGINES.get(self.type)
-        except UnknownType as exc:
-            raise ValidationError({"type": str(exc)}) from exc
-        try:
-            self.connection_config = engine.validate_config(self.connection_config)
-        except serializers.ValidationError as exc:
-            raise ValidationError({"connection_config": drf_to_django_errors(exc)}) from exc
+        self.connection_config = clean_typed_config(
+            ENGINES, self.type, self.connection_config, "connection_config"
+        )
 
 
 class HealthCheck(models.Model):

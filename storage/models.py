@@ -5,13 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models
-from rest_framework import serializers
 
 from dataguardian.fields import EncryptedConfigField
-from dataguardian.registry import UnknownType
-from dataguardian.validation import drf_to_django_errors
+from dataguardian.validation import clean_typed_config
 from storage.adapters import ADAPTERS
 from storage.adapters import choices as adapter_choices
 
@@ -68,11 +65,4 @@ class StorageLocation(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        try:
-            adapter = ADAPTERS.get(self.type)
-        except UnknownType as exc:
-            raise ValidationError({"type": str(exc)}) from exc
-        try:
-            self.config = adapter.validate_config(self.config)
-        except serializers.ValidationError as exc:
-            raise ValidationError({"config": drf_to_django_errors(exc)}) from exc
+        self.config = clean_typed_config(ADAPTERS, self.type, self.config, "config")
