@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 from rest_framework import serializers
 
@@ -18,6 +21,15 @@ class Engine(Strategy):
     """
 
     is_database: ClassVar[bool] = False
+
+    def backup(
+        self, config: dict[str, Any], options: dict[str, Any], temp_dir: Path
+    ) -> AbstractContextManager[BackupStream]:
+        """Start a backup of the datasource described by ``config`` (its validated
+        ``connection_config``) with the job's ``backup_options``. Temporary files go under
+        ``temp_dir`` and are removed when the context exits. Leaving the context without
+        ``finish()`` aborts the tool."""
+        raise NotImplementedError(f"Backups of {self.label} datasources are not available yet.")
 
 
 class DatabaseConnectionSchema(ConfigSchema):
@@ -44,3 +56,46 @@ class DatabaseConnectionSchema(ConfigSchema):
 class DatabaseEngine(Engine):
     is_database = True
     secret_fields = frozenset({"password"})
+
+
+# --- Backup contract -----------------------------------------------------------------------
+
+
+class EngineError(Exception):
+    """A backup or restore tool failed. The message is readable and carries no secret; it
+    ends with a bounded tail of the tool's stderr where that helps."""
+
+
+class TransientEngineError(EngineError):
+    """A failure worth retrying: connection refused, timeout, server starting up."""
+
+
+@dataclass
+class BackupResult:
+    """What an engine reports once its stream has been read to the end and the tool exited 0.
+
+    ``extension`` names the artifact before compression (``dump``, ``sql``, ``tar``, ``db``);
+    ``metadata`` holds ``database_version``, ``tool_version``, ``tables_backed_up``,
+    ``rows_approximate``, ``files_count`` and ``engine_output`` (a bounded stderr tail) where
+    they apply.
+    """
+
+    extension: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    files_count: int | None = None
+
+
+class BackupStream(Protocol):
+    """A running backup: a readable byte stream plus the way to end it.
+
+    ``read(n)`` returns up to ``n`` bytes, ``b""`` at the end. ``finish()`` is called after the
+    stream is exhausted: it waits for the tool, raises ``EngineError`` if it exited non-zero
+    (even when it wrote bytes) and returns the result. ``abort()`` stops the tool at once
+    (cancel, or a failure downstream); it is safe to call more than once.
+    """
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def finish(self) -> BackupResult: ...
+
+    def abort(self) -> None: ...
