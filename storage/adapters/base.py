@@ -81,7 +81,7 @@ class StorageAdapter(Strategy):
         """Delete a file, or everything below a directory/prefix. Missing is not an error."""
         raise NotImplementedError
 
-    def list(self, prefix: str = "") -> list[StoredObject]:
+    def list_files(self, prefix: str = "") -> list[StoredObject]:
         """Every file below ``prefix``, recursively."""
         raise NotImplementedError
 
