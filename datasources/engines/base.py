@@ -21,6 +21,12 @@ class Engine(Strategy):
     """
 
     is_database: ClassVar[bool] = False
+    # The artifact's format before compression, used in its file name (``backup.dump.zst``).
+    extension: ClassVar[str] = "bin"
+
+    def artifact_extension(self, options: dict[str, Any]) -> str:
+        """The extension a backup with these options produces (known before it starts)."""
+        return self.extension
 
     def backup(
         self, config: dict[str, Any], options: dict[str, Any], temp_dir: Path

@@ -341,6 +341,7 @@ class _TarStream:
 
 
 class FilesEngine(Engine):
+    extension = "tar"
     name = "files"
     label = "Files"
     config_schema = FilesConnectionSchema

@@ -146,6 +146,7 @@ def _remove(copy_path: Path) -> None:
 
 
 class SQLiteEngine(Engine):
+    extension = "db"
     name = "sqlite"
     label = "SQLite"
     config_schema = SQLiteConnectionSchema
