@@ -1,24 +1,46 @@
 """Celery tasks of executions. Thin: they claim work and call plain, testable code.
 
-Not implemented yet (each names the open issue that implements it): ``run_backup`` (the backup
-pipeline issue), ``enqueue_due_jobs``, ``reap`` and ``run_cleanup`` (the scheduling, retention,
-health checks and cleanup issue). Beat already calls them; until then they log and return.
+Not implemented yet (the scheduling, retention, health checks and cleanup issue builds them):
+``enqueue_due_jobs``, ``reap`` and ``run_cleanup``. Beat already calls them; until then they log
+and return.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from dataguardian.queues import BACKUPS, CLEANUP, SCHEDULER
+from executions.backup import RetryableBackupError, perform_backup
+from executions.models import BackupExecution, IllegalTransition
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(**BACKUPS.task_options())
-def run_backup(execution_id: str) -> None:
-    logger.warning("run_backup(%s): the backup pipeline is not built yet", execution_id)
+@shared_task(
+    bind=True,
+    time_limit=settings.BACKUP_TIME_LIMIT,
+    soft_time_limit=settings.BACKUP_TIME_LIMIT - 60,
+    **BACKUPS.task_options(),
+)
+def run_backup(self: Any, execution_id: str) -> None:
+    """Claim a queued backup execution and run it. Transient failures are retried with the
+    backups queue's policy; anything else fails the execution once."""
+    execution = BackupExecution.objects.select_related("job", "datasource", "storage_location").get(
+        pk=execution_id
+    )
+    try:
+        execution.claim(worker=self.request.hostname or "")
+    except IllegalTransition:
+        logger.info("Execution %s is %s; not running it", execution_id, execution.status)
+        return
+    try:
+        perform_backup(execution, retry_allowed=self.request.retries < BACKUPS.max_retries)
+    except RetryableBackupError as exc:
+        raise self.retry(exc=exc, countdown=BACKUPS.countdown(self.request.retries)) from exc
 
 
 @shared_task(**SCHEDULER.task_options())

@@ -6,7 +6,6 @@ Needs MariaDB on 127.0.0.1:3306 (root, empty password); no Django database.
 
 # The SQL here is built from names the tests generate themselves (the mysql client has no
 # bind parameters).
-# ruff: noqa: S608
 
 from __future__ import annotations
 

@@ -1,0 +1,269 @@
+"""Running one backup: engine -> pipeline -> storage, then the manifest, then the record.
+
+Plain code, called by the Celery task and by ``manage.py backup``. The artifact is published
+chunk by chunk and ``manifest.json`` is written last; a run that fails or is cancelled deletes
+whatever it wrote, so nothing incomplete looks like a backup.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+import traceback
+from dataclasses import asdict
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+
+from dataguardian import system_settings
+from dataguardian.logging import redact
+from datasources.engines.base import EngineError, TransientEngineError
+from executions.models import BackupChunk, BackupExecution
+from executions.pipeline.compression import make_compressor
+from executions.pipeline.stream import PipelineResult, Progress, artifact_names, run_pipeline
+from notifications.models import EntityType, NotificationType, Severity
+from notifications.service import notify
+from storage.adapters.base import StorageAdapter, StorageError, TransientStorageError
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+CHECKSUMS = "SHA256SUMS"
+MANIFEST_VERSION = 1
+PROGRESS_INTERVAL = 2.0
+TRANSIENT = (TransientEngineError, TransientStorageError, ConnectionError, TimeoutError)
+
+
+class BackupCancelled(Exception):
+    """The execution was cancelled while it ran."""
+
+
+class RetryableBackupError(Exception):
+    """A transient failure; the execution is queued again for a retry."""
+
+
+def artifact_directory(execution: BackupExecution) -> str:
+    """``<datasource>/<job>/<timestamp>-<execution>``, relative to the storage root. Ids, not
+    names, so renaming a job never splits or merges its backups."""
+    started = execution.started_at or timezone.now()
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{execution.datasource_id}/{execution.job_id}/{stamp}-{execution.id}"
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return redact(text)
+
+
+def _secrets_of(execution: BackupExecution) -> list[str]:
+    ds, loc = execution.datasource, execution.storage_location
+    values = [ds.connection_config.get(k) for k in ds.engine.secret_fields]
+    values += [loc.config.get(k) for k in loc.adapter.secret_fields]
+    return [v for v in values if isinstance(v, str) and len(v) >= 3]
+
+
+def _record_progress(execution: BackupExecution, progress: Progress) -> None:
+    status = (
+        BackupExecution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
+    )
+    if status == BackupExecution.Status.CANCELLED:
+        raise BackupCancelled("The backup was cancelled.")
+    BackupExecution.objects.filter(pk=execution.pk).update(
+        heartbeat_at=timezone.now(),
+        progress={
+            "phase": progress.phase,
+            "bytes_in": progress.raw_bytes,
+            "bytes_out": progress.compressed_bytes,
+            "rate_bytes_per_second": round(progress.rate),
+            "chunk": progress.chunk,
+        },
+    )
+
+
+def _manifest(
+    execution: BackupExecution,
+    options: dict[str, Any],
+    result: PipelineResult,
+    engine_metadata: dict[str, Any],
+    extension: str,
+    compression_ext: str,
+) -> dict[str, Any]:
+    job, ds = execution.job, execution.datasource
+    return {
+        "format_version": MANIFEST_VERSION,
+        "tool": "DataGuardian",
+        "execution_id": str(execution.id),
+        "job": {"id": str(job.id), "name": job.name},
+        "datasource": {"id": str(ds.id), "name": ds.name, "type": ds.type},
+        "engine": {
+            "type": ds.type,
+            "artifact_format": extension,
+            "database_version": engine_metadata.get("database_version"),
+            "tool_version": engine_metadata.get("tool_version"),
+        },
+        "options": options,
+        "compression": {
+            "algorithm": options.get("compression", "none"),
+            "level": options.get("compression_level"),
+            "extension": compression_ext,
+        },
+        "size_bytes": result.raw_bytes,
+        "compressed_size_bytes": result.compressed_bytes,
+        "sha256": result.sha256,
+        "chunks": [asdict(chunk) for chunk in result.chunks],
+        "started_at": execution.started_at.isoformat() if execution.started_at else None,
+        "created_at": timezone.now().isoformat(),
+    }
+
+
+def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -> bool:
+    """Run a claimed (``running``) backup execution to its end. Returns True on success.
+
+    On failure the partial artifact is deleted and the execution marked ``failed`` with a
+    readable, secret-free message, and a ``backup_failed`` notification is recorded; but when
+    ``retry_allowed`` and the error is transient, the execution is queued again and
+    ``RetryableBackupError`` raised for the caller to schedule the retry.
+    """
+    job = execution.job
+    datasource = execution.datasource
+    location = execution.storage_location
+    options = dict(job.backup_options)
+    engine = datasource.engine()
+    adapter: StorageAdapter = location.adapter(location.config)
+    directory = artifact_directory(execution)
+    temp_root = Path(system_settings.get("system.temp_directory"))
+    temp_dir = temp_root / f"run-{execution.id}"
+    compressor = make_compressor(
+        options.get("compression", "zstd"),
+        options.get("compression_level"),
+        options.get("compression_threads", 1),
+    )
+    max_mb = options.get("max_file_size_mb")
+    max_chunk = max_mb * 1024 * 1024 if max_mb else None
+    started = time.monotonic()
+    try:
+        temp_dir.mkdir(parents=True, mode=0o700)
+        with engine.backup(datasource.connection_config, options, temp_dir) as stream:
+            # The engine's extension is known once it reports; names need it up front, so the
+            # engine declares it as ``artifact_extension``.
+            names = artifact_names(
+                engine.artifact_extension(options), compressor.extension, max_chunk is not None
+            )
+            try:
+                result = run_pipeline(
+                    stream,
+                    compressor,
+                    lambda n: adapter.open_write(f"{directory}/{names(n)}"),
+                    max_chunk,
+                    progress=lambda p: _record_progress(execution, p),
+                    progress_interval=PROGRESS_INTERVAL,
+                    chunk_name=names,
+                )
+            except BaseException:
+                stream.abort()
+                raise
+            engine_result = stream.finish()
+        manifest = _manifest(
+            execution,
+            options,
+            result,
+            engine_result.metadata,
+            engine_result.extension,
+            compressor.extension,
+        )
+        # sha256sum's own format, chunks in order: `sha256sum -c SHA256SUMS` verifies them and
+        # `awk '{print $2}' SHA256SUMS | xargs cat` joins them, without DataGuardian.
+        sums = "".join(f"{chunk.sha256}  {chunk.name}\n" for chunk in result.chunks)
+        with adapter.open_write(f"{directory}/{CHECKSUMS}") as writer:
+            writer.write(sums.encode())
+        with adapter.open_write(f"{directory}/{MANIFEST}") as writer:
+            writer.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+    except Exception as exc:
+        _discard(adapter, directory)
+        return _failed(execution, exc, retry_allowed)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+    BackupChunk.objects.bulk_create(
+        BackupChunk(
+            execution=execution,
+            chunk_number=chunk.number,
+            file_path=f"{directory}/{chunk.name}",
+            size_bytes=chunk.size,
+            checksum=chunk.sha256,
+        )
+        for chunk in result.chunks
+    )
+    ratio = result.compressed_bytes / result.raw_bytes if result.raw_bytes else None
+    metadata = {
+        **engine_result.metadata,
+        "compression": options.get("compression"),
+        "compression_ratio": round(ratio, 4) if ratio is not None else None,
+        "checksum": result.sha256,
+        "manifest": f"{directory}/{MANIFEST}",
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    execution.complete(
+        size_bytes=result.raw_bytes,
+        compressed_size_bytes=result.compressed_bytes,
+        backup_path=directory,
+        files_count=engine_result.files_count,
+        metadata=metadata,
+        progress={
+            "phase": "done",
+            "bytes_in": result.raw_bytes,
+            "bytes_out": result.compressed_bytes,
+        },
+    )
+    job.__class__.objects.filter(pk=job.pk).update(last_execution_at=execution.finished_at)
+    notify(
+        NotificationType.BACKUP_SUCCESS,
+        Severity.INFO,
+        f"Backup of {datasource.name} completed",
+        f"{result.raw_bytes} bytes, {result.compressed_bytes} stored, in "
+        f"{execution.duration_seconds} s.",
+        entity_type=EntityType.BACKUP_EXECUTION,
+        entity_id=execution.id,
+        metadata={"job_id": str(job.id)},
+    )
+    return True
+
+
+def _discard(adapter: StorageAdapter, directory: str) -> None:
+    try:
+        adapter.delete(directory)
+    except Exception:  # the original error matters more; this one is logged
+        logger.exception("Could not remove the partial artifact %s", directory)
+
+
+def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> bool:
+    secrets = _secrets_of(execution)
+    if isinstance(exc, BackupCancelled):
+        logger.info("Backup %s cancelled", execution.id)
+        return False
+    if retry_allowed and isinstance(exc, TRANSIENT):
+        execution.requeue()
+        raise RetryableBackupError(_scrub(str(exc), secrets)) from exc
+    if isinstance(exc, EngineError | StorageError):
+        message = _scrub(str(exc), secrets)
+    else:
+        message = _scrub(f"{type(exc).__name__}: {exc}", secrets)
+    stack = _scrub("".join(traceback.format_exception(exc)), secrets)
+    logger.warning("Backup %s failed: %s", execution.id, message)
+    execution.fail(message, stack)
+    notify(
+        NotificationType.BACKUP_FAILED,
+        Severity.CRITICAL,
+        f"Backup of {execution.datasource.name} failed",
+        message,
+        entity_type=EntityType.BACKUP_EXECUTION,
+        entity_id=execution.id,
+        metadata={"job_id": str(execution.job_id)},
+    )
+    return False

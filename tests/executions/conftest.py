@@ -1,0 +1,116 @@
+"""Fixtures for runs against the real local PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+PG = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+def restore_recipe(name: str) -> str:
+    """The shell block of docs/RESTORE.md marked ``<!-- restore:name -->``, as written."""
+    text = (ROOT / "docs" / "RESTORE.md").read_text()
+    match = re.search(rf"<!-- restore:{re.escape(name)} -->\s*```sh\n(.*?)```", text, re.S)
+    assert match, f"docs/RESTORE.md has no recipe {name}"
+    return match.group(1)
+
+
+def run_recipe(name: str, directory: Path, **env: str) -> None:
+    """Run a RESTORE.md recipe in ``directory`` with bash -e -o pipefail."""
+    script = "set -euo pipefail\n" + restore_recipe(name)
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=directory,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(directory.parent), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def pg_exec(sql: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
+    with psycopg.connect(PG.replace("dbname=postgres", f"dbname={dbname}"), autocommit=True) as c:
+        cur = c.execute(sql)
+        return cur.fetchall() if cur.description else []
+
+
+def pg_table_checksums(dbname: str) -> dict[str, tuple[int, str]]:
+    tables = [
+        r[0]
+        for r in pg_exec(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", dbname
+        )
+    ]
+    out = {}
+    for table in tables:
+        count, digest = pg_exec(
+            f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
+            f"FROM {table} t",
+            dbname,
+        )[0]
+        out[table] = (count, digest)
+    return out
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A scratch PostgreSQL database with a few tables of not trivially compressible data."""
+    name = f"dgtest_e2e_{secrets.token_hex(4)}"
+    pg_exec(f"CREATE DATABASE {name}")
+    pg_exec(
+        """
+        CREATE TABLE customers (id serial PRIMARY KEY, name text, email text, note text);
+        INSERT INTO customers (name, email, note)
+          SELECT 'name ' || g, 'user' || g || '@example.com', md5(random()::text) || md5(g::text)
+          FROM generate_series(1, 30000) g;
+        CREATE TABLE logs_2024 (id serial, line text);
+        INSERT INTO logs_2024 (line) SELECT repeat(md5(g::text), 4) FROM generate_series(1, 5000) g;
+        CREATE TABLE orders (id bigserial PRIMARY KEY, customer int, total numeric(12,2));
+        INSERT INTO orders (customer, total)
+          SELECT (random() * 29999 + 1)::int, (random() * 1000)::numeric(12,2)
+          FROM generate_series(1, 20000);
+        """,
+        name,
+    )
+    yield name
+    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def scratch_pg_target() -> Iterator[str]:
+    name = f"dgtest_target_{secrets.token_hex(4)}"
+    pg_exec(f"CREATE DATABASE {name}")
+    yield name
+    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def make_job(db, tmp_path):
+    """Build a job backing up ``connection`` of ``kind`` into a local directory."""
+
+    def make(kind: str, connection: dict[str, Any], **options: Any):
+        datasource = DatasourceFactory.create(type=kind, connection_config=connection)
+        storage = StorageLocationFactory.create(config={"path": str(tmp_path / "storage")})
+        (tmp_path / "storage").mkdir(exist_ok=True)
+        backup_options = {"compression": "zstd", **options}
+        return BackupJobFactory.create(
+            datasource=datasource, storage_location=storage, backup_options=backup_options
+        )
+
+    return make
+
+
+DECOMPRESS = {"zstd": "zstd -dc", "gzip": "gzip -dc", "lz4": "lz4 -dc", "none": "cat"}
