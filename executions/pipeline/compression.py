@@ -175,9 +175,7 @@ class _GzipReader(_ReadAll):
             return b""
         while True:
             obj = self._obj
-            if obj.unconsumed_tail:
-                out = obj.decompress(obj.unconsumed_tail, size)
-            elif obj.eof:
+            if obj.eof:  # (zlib may leave the bytes past the member in both attributes)
                 rest = obj.unused_data or self._reader.read(_INPUT_SIZE)
                 if not rest:
                     return b""
@@ -185,6 +183,8 @@ class _GzipReader(_ReadAll):
                 self._member_data = False
                 self._pending = rest
                 continue
+            if obj.unconsumed_tail:
+                out = obj.decompress(obj.unconsumed_tail, size)
             else:
                 data = self._pending or self._reader.read(_INPUT_SIZE)
                 self._pending = b""

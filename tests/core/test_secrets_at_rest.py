@@ -24,7 +24,7 @@ SECRET = "s3cr3t-Passw0rd"
 
 def _raw(table: str, column: str, pk: Any) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column}::text FROM {table} WHERE id = %s", [pk])  # noqa: S608
+        cursor.execute(f"SELECT {column}::text FROM {table} WHERE id = %s", [pk])
         return str(cursor.fetchone()[0])
 
 
