@@ -71,7 +71,12 @@ class StorageAdapter(Strategy):
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
 
-    def open_write(self, path: str) -> AbstractContextManager[StorageWriter]:
+    def open_write(
+        self, path: str, *, size_hint: int | None = None
+    ) -> AbstractContextManager[StorageWriter]:
+        """Open an upload of unknown length. ``size_hint`` is the caller's estimate of the
+        final size in bytes (it may be wrong either way); object stores use it to choose a part
+        size that keeps the upload under the service's part-count limit."""
         raise NotImplementedError
 
     def open_read(self, path: str) -> AbstractContextManager[BinaryIO]:

@@ -173,7 +173,9 @@ class LocalAdapter(StorageAdapter):
 
     # -- writing ----------------------------------------------------------------------------
 
-    def open_write(self, path: str) -> AbstractContextManager[StorageWriter]:
+    def open_write(
+        self, path: str, *, size_hint: int | None = None
+    ) -> AbstractContextManager[StorageWriter]:
         return self._open_write(path)
 
     @contextmanager
