@@ -312,7 +312,14 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # At DEBUG botocore logs every request's parameters, part bodies included: backup data
+        # would end up in the logs and uploads would crawl.
+        "botocore": {"level": "INFO"},
+        "urllib3": {"level": "INFO"},
+        "paramiko": {"level": "INFO"},
+    },
 }
 
 if not DEBUG:

@@ -146,6 +146,7 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
     )
     max_mb = options.get("max_file_size_mb")
     max_chunk = max_mb * 1024 * 1024 if max_mb else None
+    size_hint = max_chunk or _expected_size(execution)
     started = time.monotonic()
     try:
         temp_dir.mkdir(parents=True, mode=0o700)
@@ -159,7 +160,7 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
                 result = run_pipeline(
                     stream,
                     compressor,
-                    lambda n: adapter.open_write(f"{directory}/{names(n)}"),
+                    lambda n: adapter.open_write(f"{directory}/{names(n)}", size_hint=size_hint),
                     max_chunk,
                     progress=lambda p: _record_progress(execution, p),
                     progress_interval=PROGRESS_INTERVAL,
@@ -233,6 +234,26 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
         metadata={"job_id": str(job.id)},
     )
     return True
+
+
+def _expected_size(execution: BackupExecution) -> int | None:
+    """Twice the job's last stored size: the estimate object stores size their parts by.
+
+    A chunk limit bounds a chunk exactly and is used instead when set; a first run has no
+    estimate and the adapter falls back to its default part size.
+    """
+    last = (
+        BackupExecution.objects.filter(
+            job_id=execution.job_id,
+            kind=BackupExecution.Kind.BACKUP,
+            status=BackupExecution.Status.COMPLETED,
+            compressed_size_bytes__isnull=False,
+        )
+        .order_by("-finished_at")
+        .values_list("compressed_size_bytes", flat=True)
+        .first()
+    )
+    return None if last is None else 2 * last
 
 
 def _discard(adapter: StorageAdapter, directory: str) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from dataguardian.registry import ConfigSchema
-from storage.adapters.base import StorageAdapter
+from storage.adapters.s3 import S3CompatibleAdapter, S3Settings
 
 
 class BackblazeConfig(ConfigSchema):
@@ -20,8 +22,24 @@ class BackblazeConfig(ConfigSchema):
     prefix = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
 
 
-class BackblazeAdapter(StorageAdapter):
+class BackblazeAdapter(S3CompatibleAdapter):
     name = "backblaze"
     label = "Backblaze B2"
     config_schema = BackblazeConfig
     secret_fields = frozenset({"application_key"})
+    # B2's S3 API does not take If-None-Match on uploads; the existence check before an upload
+    # is what keeps a stored file from being replaced.
+    conditional_writes = False
+
+    @classmethod
+    def s3_settings(cls, config: dict[str, Any]) -> S3Settings:
+        region = config.get("region") or "us-west-004"
+        return S3Settings(
+            bucket=config["bucket_name"],
+            prefix=config.get("prefix") or "",
+            region=region,
+            access_key_id=config["application_key_id"],
+            secret_access_key=config["application_key"],
+            # B2 has no storage classes: every object is stored the same way.
+            endpoint_url=config.get("endpoint") or f"https://s3.{region}.backblazeb2.com",
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from dataguardian.registry import ConfigSchema
-from storage.adapters.base import StorageAdapter
+from storage.adapters.s3 import S3CompatibleAdapter, S3Settings
 
 
 class MinIOConfig(ConfigSchema):
@@ -18,8 +20,31 @@ class MinIOConfig(ConfigSchema):
     prefix = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
 
 
-class MinIOAdapter(StorageAdapter):
+def endpoint_url(endpoint: str, use_ssl: bool) -> str:
+    """``host:port`` as MinIO's own tools write it, or a full URL, as boto3 needs it.
+
+    A URL keeps its own scheme: someone who typed ``http://`` meant it, whatever ``use_ssl``
+    says.
+    """
+    endpoint = endpoint.strip().rstrip("/")
+    if "://" in endpoint:
+        return endpoint
+    return f"{'https' if use_ssl else 'http'}://{endpoint}"
+
+
+class MinIOAdapter(S3CompatibleAdapter):
     name = "minio"
     label = "MinIO"
     config_schema = MinIOConfig
     secret_fields = frozenset({"secret_key"})
+
+    @classmethod
+    def s3_settings(cls, config: dict[str, Any]) -> S3Settings:
+        return S3Settings(
+            bucket=config["bucket"],
+            prefix=config.get("prefix") or "",
+            region=config.get("region") or "us-east-1",
+            access_key_id=config["access_key"],
+            secret_access_key=config["secret_key"],
+            endpoint_url=endpoint_url(config["endpoint"], bool(config.get("use_ssl", True))),
+        )
