@@ -1,7 +1,7 @@
 """Celery tasks of storage.
 
-``check_storage_locations`` is implemented by the remote storage issue (usage and status of
-every location); until then beat calls it and it logs and returns.
+``check_storage_locations`` (beat) checks every location's reachability and free space; see
+``storage.health``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,17 @@ import logging
 from celery import shared_task
 
 from dataguardian.queues import HEALTH
+from storage.health import check_location
+from storage.models import StorageLocation
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(**HEALTH.task_options())
 def check_storage_locations() -> None:
-    logger.info("check_storage_locations: storage checks are not built yet")
+    for location in StorageLocation.objects.all():
+        try:
+            check_location(location)
+        except Exception:
+            # One broken adapter must not stop the checks of the other locations.
+            logger.exception("Checking storage location %s (%s) failed", location.name, location.pk)

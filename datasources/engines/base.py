@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from rest_framework import serializers
 
@@ -36,6 +39,11 @@ class Engine(Strategy):
         ``temp_dir`` and are removed when the context exits. Leaving the context without
         ``finish()`` aborts the tool."""
         raise NotImplementedError(f"Backups of {self.label} datasources are not available yet.")
+
+    def check_health(self, config: dict[str, Any], timeout: float) -> HealthResult:
+        """Check that the datasource described by ``config`` answers, returning within about
+        ``timeout`` seconds whatever the server does. Failures are results, not exceptions."""
+        raise NotImplementedError(f"Health checks of {self.label} datasources are not available.")
 
 
 class DatabaseConnectionSchema(ConfigSchema):
@@ -105,3 +113,66 @@ class BackupStream(Protocol):
     def finish(self) -> BackupResult: ...
 
     def abort(self) -> None: ...
+
+
+# --- Health contract -----------------------------------------------------------------------
+
+HealthStatus = Literal["ok", "timeout", "auth_failed", "unreachable", "error"]
+
+# OS errors that mean "nothing answers there", as opposed to a fault of the check itself.
+UNREACHABLE_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
+)
+
+
+@dataclass
+class HealthResult:
+    """What one health check of a datasource found.
+
+    ``status`` is one of the ``HealthCheck.Status`` values. ``error_message`` is readable and
+    carries no secret; ``warning`` is set when the datasource answered but something needs
+    attention (a disk above its threshold), which makes the datasource ``warning`` without
+    counting as a failure. ``metadata`` holds what the check learnt (version, connections,
+    uptime, disk usage).
+    """
+
+    status: HealthStatus
+    latency_ms: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error_message: str = ""
+    warning: str = ""
+
+
+def elapsed_ms(started: float) -> int:
+    """Milliseconds since ``started`` (a ``time.monotonic()`` value)."""
+    return round((time.monotonic() - started) * 1000)
+
+
+def check_tcp(host: str, port: int, timeout: float) -> HealthResult:
+    """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds.
+
+    Used for the types whose driver is not installed: it proves reachability only, which
+    ``metadata["check"] = "tcp"`` says, so nobody mistakes it for a login.
+    """
+    started = time.monotonic()
+    where = f"{host}:{port}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except TimeoutError:
+        return HealthResult(
+            "timeout", elapsed_ms(started), error_message=f"{where} did not answer in {timeout:g}s."
+        )
+    except socket.gaierror as exc:
+        return HealthResult(
+            "unreachable", elapsed_ms(started), error_message=f"Cannot resolve {host}: {exc}."
+        )
+    except OSError as exc:
+        status: HealthStatus = "unreachable" if exc.errno in UNREACHABLE_ERRNOS else "error"
+        reason = exc.strerror or str(exc)
+        return HealthResult(status, elapsed_ms(started), error_message=f"{where}: {reason}.")
+    return HealthResult(
+        "ok",
+        elapsed_ms(started),
+        metadata={"check": "tcp", "note": "Only TCP reachability was checked, not a login."},
+    )

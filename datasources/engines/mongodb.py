@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from datasources.engines.base import DatabaseConnectionSchema, DatabaseEngine
+from typing import Any
+
+from datasources.engines.base import (
+    DatabaseConnectionSchema,
+    DatabaseEngine,
+    HealthResult,
+    check_tcp,
+)
 
 
 class MongoDBConnectionSchema(DatabaseConnectionSchema):
@@ -13,3 +20,9 @@ class MongoDBEngine(DatabaseEngine):
     name = "mongodb"
     label = "MongoDB"
     config_schema = MongoDBConnectionSchema
+
+    # --- Health check ---------------------------------------------------------------------
+
+    def check_health(self, config: dict[str, Any], timeout: float) -> HealthResult:
+        # No MongoDB driver is installed: only TCP reachability is checked, and said so.
+        return check_tcp(str(config["host"]), int(config.get("port") or 27017), timeout)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import math
+import re
 import shutil
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -16,6 +20,9 @@ from datasources.engines.base import (
     DatabaseConnectionSchema,
     DatabaseEngine,
     EngineError,
+    HealthResult,
+    HealthStatus,
+    elapsed_ms,
 )
 from datasources.engines.process import ProcessStream, ToolProcess, run_tool, secret_file, tool_env
 
@@ -44,6 +51,11 @@ class MySQLEngine(DatabaseEngine):
         self, config: dict[str, Any], options: dict[str, Any], temp_dir: Path
     ) -> AbstractContextManager[BackupStream]:
         return _backup(config, options, temp_dir)
+
+    # --- Health check ---------------------------------------------------------------------
+
+    def check_health(self, config: dict[str, Any], timeout: float) -> HealthResult:
+        return _check_health(config, timeout)
 
 
 def _find(*names: str) -> str:
@@ -198,3 +210,85 @@ def _backup(
             yield stream
         finally:
             stream.abort()
+
+
+# --- Health check ---------------------------------------------------------------------------
+
+_HEALTH_QUERY = (
+    "SELECT 1; SELECT VERSION(); SHOW GLOBAL STATUS LIKE 'Threads_connected'; "
+    "SHOW GLOBAL STATUS LIKE 'Uptime';"
+)
+_CLIENT_ERROR = re.compile(r"ERROR (\d+)")
+# Client error numbers: 1045 access denied (1698: denied by an auth plugin); 2002/2003 cannot
+# connect, 2005 unknown host; 2013 lost the connection during the handshake.
+_AUTH_ERRORS = frozenset({1045, 1698})
+_UNREACHABLE_ERRORS = frozenset({2002, 2003, 2005})
+_TIMEOUT_ERRORS = frozenset({2013})
+# errno 110 (ETIMEDOUT), as the client reports it: "system error: 110" or "(110)".
+_ETIMEDOUT = re.compile(r"system error: 110\b|\(110\)")
+
+
+def _health_status(message: str) -> HealthStatus:
+    if "timed out after" in message or _ETIMEDOUT.search(message):
+        return "timeout"
+    match = _CLIENT_ERROR.search(message)
+    code = int(match[1]) if match else 0
+    if code in _AUTH_ERRORS:
+        return "auth_failed"
+    if code in _UNREACHABLE_ERRORS:
+        return "unreachable"
+    if code in _TIMEOUT_ERRORS:
+        return "timeout"
+    return "error"
+
+
+def _status_value(line: str) -> int:
+    """The number of a ``SHOW GLOBAL STATUS`` row (``Name<TAB>value``)."""
+    return int(line.split("\t")[-1])
+
+
+def _check_health(config: dict[str, Any], timeout: float) -> HealthResult:
+    """Run the client once with the option file the backup uses (the password never in argv
+    or the environment). ``--connect-timeout`` bounds the connection and ``run_tool`` kills
+    the client when the whole check outlives ``timeout``."""
+    password = str(config.get("password") or "")
+    started = time.monotonic()
+    try:
+        client = _find("mariadb", "mysql")
+        with tempfile.TemporaryDirectory(prefix="dataguardian-health-") as directory:
+            temp_dir = Path(directory)
+            ssl: list[str] = []
+            if config.get("ssl_enabled"):
+                ssl = ["--ssl"] if "mariadb" in Path(client).name else ["--ssl-mode=REQUIRED"]
+            with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
+                output = run_tool(
+                    [
+                        client,
+                        f"--defaults-extra-file={cnf}",
+                        *ssl,
+                        f"--connect-timeout={max(1, math.ceil(timeout))}",
+                        "-N",
+                        "-B",
+                        "-e",
+                        _HEALTH_QUERY,
+                    ],
+                    tool_env(temp_dir),
+                    secrets=[password],
+                    timeout=timeout,
+                )
+    except EngineError as exc:
+        where = f"{config['host']}:{config.get('port') or 3306}"
+        message = f"MySQL / MariaDB at {where}: {exc}"
+        return HealthResult(_health_status(message), elapsed_ms(started), error_message=message)
+    latency = elapsed_ms(started)
+    lines = output.splitlines()
+    try:
+        metadata: dict[str, Any] = {
+            "version": lines[1].strip(),
+            "threads_connected": _status_value(lines[2]),
+            "uptime_seconds": _status_value(lines[3]),
+        }
+    except (IndexError, ValueError):
+        message = "The MySQL / MariaDB client printed an unexpected answer."
+        return HealthResult("error", latency, error_message=message)
+    return HealthResult("ok", latency, metadata=metadata)

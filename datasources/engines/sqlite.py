@@ -12,12 +12,20 @@ import contextlib
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from dataguardian.registry import AbsolutePathField, ConfigSchema
-from datasources.engines.base import BackupResult, BackupStream, Engine, EngineError
+from datasources.engines.base import (
+    BackupResult,
+    BackupStream,
+    Engine,
+    EngineError,
+    HealthResult,
+    elapsed_ms,
+)
 
 #: Pages copied per backup step; between steps other connections may write.
 BACKUP_PAGES_PER_STEP = 1024
@@ -178,3 +186,76 @@ class SQLiteEngine(Engine):
             if stream is not None:
                 stream.abort()
             _remove(copy_path)
+
+    # --- Health check ---------------------------------------------------------------------
+
+    def check_health(self, config: dict[str, Any], timeout: float) -> HealthResult:
+        return _check_health(Path(config["file_path"]), timeout)
+
+
+# --- Health check ---------------------------------------------------------------------------
+
+#: SQLite calls the progress handler every this many virtual-machine instructions.
+_PROGRESS_INSTRUCTIONS = 10_000
+
+
+def _check_health(path: Path, timeout: float) -> HealthResult:
+    """Open the file read-only and run ``PRAGMA quick_check``.
+
+    A missing file is ``unreachable`` (there is nothing to reach, as with a host that is down);
+    a file that exists but cannot be read or is not a sound database is ``error``. The progress
+    handler interrupts a quick_check of a large file once ``timeout`` has passed.
+    """
+    started = time.monotonic()
+    if not path.exists():
+        return HealthResult(
+            "unreachable",
+            elapsed_ms(started),
+            error_message=f"The SQLite database file {path} does not exist.",
+        )
+    if not path.is_file() or not os.access(path, os.R_OK):
+        return HealthResult(
+            "error",
+            elapsed_ms(started),
+            error_message=f"The SQLite database path {path} is not a readable file.",
+        )
+    deadline = started + timeout
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=timeout)
+        try:
+            connection.set_progress_handler(
+                lambda: int(time.monotonic() > deadline), _PROGRESS_INSTRUCTIONS
+            )
+            problems = [str(row[0]) for row in connection.execute("PRAGMA quick_check(5)")]
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as exc:
+        if time.monotonic() > deadline:
+            return HealthResult(
+                "timeout",
+                elapsed_ms(started),
+                error_message=f"The quick_check of {path} did not finish in {timeout:g}s.",
+            )
+        return HealthResult(
+            "error", elapsed_ms(started), error_message=f"Cannot check {path}: {exc}."
+        )
+    except sqlite3.DatabaseError as exc:
+        return HealthResult(
+            "error", elapsed_ms(started), error_message=f"Cannot check {path}: {exc}."
+        )
+    latency = elapsed_ms(started)
+    if problems != ["ok"]:
+        return HealthResult(
+            "error",
+            latency,
+            error_message=f"{path} failed its integrity check: " + "; ".join(problems)[:1000],
+        )
+    return HealthResult(
+        "ok",
+        latency,
+        metadata={
+            "check": "quick_check",
+            "size_bytes": path.stat().st_size,
+            "version": f"SQLite {sqlite3.sqlite_version}",
+        },
+    )
