@@ -1,7 +1,7 @@
 """Celery tasks of executions. Thin: they claim work and call plain, testable code.
 
 Not implemented yet (the scheduling, retention, health checks and cleanup issue builds them):
-``enqueue_due_jobs``, ``reap`` and ``run_cleanup``. Beat already calls them; until then they log
+``enqueue_due_jobs`` and ``reap``. Beat already calls them; until then they log
 and return.
 """
 
@@ -14,6 +14,7 @@ from celery import shared_task
 from django.conf import settings
 
 from dataguardian.queues import BACKUPS, CLEANUP, SCHEDULER
+from executions import cleanup
 from executions.backup import RetryableBackupError, perform_backup
 from executions.models import BackupExecution, IllegalTransition
 
@@ -55,4 +56,5 @@ def reap() -> None:
 
 @shared_task(**CLEANUP.task_options())
 def run_cleanup() -> None:
-    logger.info("run_cleanup: retention is not built yet")
+    """Apply every job's retention policy and prune old failed runs (daily, 04:00)."""
+    cleanup.run_cleanup()
