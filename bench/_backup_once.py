@@ -31,7 +31,9 @@ execution = BackupExecution.objects.select_related("job", "datasource", "storage
     pk=execution.pk
 )
 execution.claim(worker="bench")
+backup_started = time.monotonic()
 ok = perform_backup(execution)
+backup_seconds = time.monotonic() - backup_started
 execution.refresh_from_db()
 print(
     json.dumps(
@@ -39,6 +41,7 @@ print(
             "ok": ok,
             "error": execution.error_message,
             "seconds": time.monotonic() - started,
+            "backup_seconds": backup_seconds,
             "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "raw_bytes": execution.size_bytes,
             "stored_bytes": execution.compressed_size_bytes,

@@ -51,6 +51,7 @@ from datasources.engines.base import (
     HealthResult,
     elapsed_ms,
 )
+from datasources.engines.process import widen_pipe
 
 #: At most this many unreadable / changed paths are listed in the metadata.
 MAX_LISTED_PATHS = 100
@@ -370,6 +371,7 @@ class FilesEngine(Engine):
         except OSError as exc:
             raise EngineError(f"The source directory {source} cannot be read: {exc}.") from exc
         read_fd, write_fd = os.pipe()
+        widen_pipe(read_fd)
         read_end = os.fdopen(read_fd, "rb")
         write_end = os.fdopen(write_fd, "wb", buffering=0)
         producer = _Producer(

@@ -208,6 +208,28 @@ def test_a_full_storage_location_fails_the_run_and_keeps_nothing(make_job, pg_da
     _assert_failed_cleanly(job, BackupExecution.objects.get(job=job), "max_size_gb")
 
 
+def test_a_read_only_storage_location_fails_the_run_with_a_clear_message(make_job, tmp_path):
+    """A real read-only mount: the tests run as root, whom permission bits do not stop."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a.txt").write_text("some data")
+    job = make_job("files", {"source_path": str(source)})
+    storage = Path(job.storage_location.config["path"])
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(storage)],
+        capture_output=True,
+        check=False,
+    )
+    assert mounted.returncode == 0, mounted.stderr
+    try:
+        with pytest.raises(CommandError):
+            _run(job)
+        execution = BackupExecution.objects.get(job=job)
+        _assert_failed_cleanly(job, execution, "read-only file system")
+    finally:
+        subprocess.run(["umount", str(storage)], check=True)
+
+
 def test_no_secret_reaches_the_error_message(make_job):
     job = make_job(
         "mysql",
