@@ -247,3 +247,30 @@ def test_no_secret_reaches_the_error_message(make_job):
     assert execution.status == BackupExecution.Status.FAILED
     for text in (execution.error_message, execution.error_stack, str(info.value)):
         assert "Hunter2-Secret" not in str(text)
+
+
+def test_the_storage_is_told_the_expected_size_of_each_upload(make_job, tmp_path, monkeypatch):
+    """Object stores size their multipart parts by it: a first run has no estimate, later
+    runs twice the last stored size, and a chunked run its chunk limit."""
+    from storage.adapters.local import LocalAdapter
+
+    hints: list[int | None] = []
+    original = LocalAdapter.open_write
+
+    def recording(self, path, *, size_hint=None):
+        if "/backup." in path:
+            hints.append(size_hint)
+        return original(self, path, size_hint=size_hint)
+
+    monkeypatch.setattr(LocalAdapter, "open_write", recording)
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a.bin").write_bytes(bytes(range(256)) * 4096)
+    job = make_job("files", {"source_path": str(source)})
+    first = _run(job)
+    second = _run(job)
+    job.backup_options = {**job.backup_options, "max_file_size_mb": 1}
+    job.save()
+    _run(job)
+    assert first.status == second.status == BackupExecution.Status.COMPLETED
+    assert hints == [None, 2 * first.compressed_size_bytes, 1024 * 1024]
