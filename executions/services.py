@@ -1,6 +1,10 @@
-"""Creating executions. Jobs' API and admin actions call these; the scheduler tick will too."""
+"""Creating executions and sending them to the workers. Jobs' API and admin actions call these,
+and so do the scheduler tick and the reaper."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 
@@ -9,28 +13,62 @@ from executions.models import BackupExecution
 from jobs.models import BackupJob
 
 
-def create_backup_execution(
-    job: BackupJob, trigger: str = BackupExecution.Trigger.MANUAL
+def build_backup_execution(
+    job: BackupJob,
+    trigger: str = BackupExecution.Trigger.MANUAL,
+    *,
+    scheduled_for: datetime | None = None,
+    **fields: object,
 ) -> BackupExecution:
-    """A ``queued`` backup execution of ``job``, with the job's datasource and storage."""
-    return BackupExecution.objects.create(
+    """An unsaved ``queued`` backup execution of ``job`` (for ``bulk_create``)."""
+    return BackupExecution(
         job=job,
         datasource_id=job.datasource_id,
         storage_location_id=job.storage_location_id,
         kind=BackupExecution.Kind.BACKUP,
         trigger=trigger,
+        scheduled_for=scheduled_for,
+        **fields,
     )
+
+
+def create_backup_execution(
+    job: BackupJob,
+    trigger: str = BackupExecution.Trigger.MANUAL,
+    *,
+    scheduled_for: datetime | None = None,
+) -> BackupExecution:
+    """A saved ``queued`` backup execution of ``job``, with the job's datasource and storage."""
+    execution = build_backup_execution(job, trigger, scheduled_for=scheduled_for)
+    execution.save(force_insert=True)
+    return execution
+
+
+def priority_of(execution: BackupExecution) -> int:
+    """Manual runs jump the queue: somebody is waiting for them."""
+    if execution.trigger == BackupExecution.Trigger.MANUAL:
+        return PRIORITY_MANUAL
+    return PRIORITY_SCHEDULED
+
+
+def send_backups(executions: Iterable[BackupExecution], countdown: int | None = None) -> None:
+    """Send ``run_backup`` for each execution now (callers decide when "now" is safe)."""
+    from executions.tasks import run_backup
+
+    for execution in executions:
+        run_backup.apply_async(
+            args=[str(execution.id)], priority=priority_of(execution), countdown=countdown
+        )
+
+
+def enqueue_backups(executions: Iterable[BackupExecution], countdown: int | None = None) -> None:
+    """Send the executions to the backups queue once the current transaction commits, so a
+    worker never receives the id of a row it cannot see yet (one callback for all of them)."""
+    pending = list(executions)
+    if pending:
+        transaction.on_commit(lambda: send_backups(pending, countdown))
 
 
 def enqueue_backup(execution: BackupExecution) -> None:
-    """Send the execution to the backups queue once the current transaction commits."""
-    from executions.tasks import run_backup
-
-    priority = (
-        PRIORITY_MANUAL
-        if execution.trigger == BackupExecution.Trigger.MANUAL
-        else PRIORITY_SCHEDULED
-    )
-    transaction.on_commit(
-        lambda: run_backup.apply_async(args=[str(execution.id)], priority=priority)
-    )
+    """Send one execution to the backups queue once the current transaction commits."""
+    enqueue_backups([execution])

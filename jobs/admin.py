@@ -69,10 +69,18 @@ class BackupJobAdmin(admin.ModelAdmin[BackupJob]):
 
     @admin.action(description="Enable the selected jobs")
     def enable(self, request: HttpRequest, queryset: QuerySet[BackupJob]) -> None:
-        count = queryset.update(enabled=True)
-        self.message_user(request, f"Enabled {count} job(s).")
+        # Saved one by one: saving recomputes (or clears) the next run, which update() skips.
+        jobs = list(queryset)
+        for job in jobs:
+            job.enabled = True
+            job.save(update_fields=["enabled", "next_execution_at", "updated_at"])
+        self.message_user(request, f"Enabled {len(jobs)} job(s).")
 
     @admin.action(description="Disable the selected jobs")
     def disable(self, request: HttpRequest, queryset: QuerySet[BackupJob]) -> None:
-        count = queryset.update(enabled=False)
-        self.message_user(request, f"Disabled {count} job(s).")
+        # Saved one by one: saving recomputes (or clears) the next run, which update() skips.
+        jobs = list(queryset)
+        for job in jobs:
+            job.enabled = False
+            job.save(update_fields=["enabled", "next_execution_at", "updated_at"])
+        self.message_user(request, f"Disabled {len(jobs)} job(s).")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from collections.abc import Collection
+from typing import Any
 
 from croniter import croniter
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from rest_framework import serializers
 
 from dataguardian.validation import drf_to_django_errors
 from datasources.models import Datasource
+from jobs.schedule import next_run
 from jobs.schemas import (
     BackupOptionsSchema,
     RetentionPolicySchema,
@@ -57,6 +61,9 @@ class BackupJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The schedule as last loaded or saved, to tell when next_execution_at must move.
+    _loaded_schedule: tuple[str, str, bool] | None = None
+
     class Meta:
         db_table = "backup_jobs"
         ordering = ["name"]
@@ -67,9 +74,57 @@ class BackupJob(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, keeping ``next_execution_at`` in step with the schedule: a disabled job has
+        none; an enabled job without one, or one whose cron, time zone or ``enabled`` changed,
+        gets the next slot after now. ``QuerySet.update`` bypasses this, so schedule changes
+        go through ``save``."""
+        if self._refresh_next_execution():
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "next_execution_at"}
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> BackupJob:
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._loaded_schedule = instance._schedule_state()
+        return instance
+
+    def _schedule_state(self) -> tuple[str, str, bool] | None:
+        # Deferred fields (``only()``) are not loaded; such an instance never recomputes.
+        loaded = self.__dict__
+        if not all(f in loaded for f in ("schedule_cron", "schedule_timezone", "enabled")):
+            return None
+        return (self.schedule_cron, self.schedule_timezone, self.enabled)
+
+    def _refresh_next_execution(self) -> bool:
+        """Recompute ``next_execution_at`` where the schedule changed; True if it did."""
+        state = self._schedule_state()
+        if state is None:
+            return False
+        before = self.next_execution_at
+        if not self.enabled:
+            self.next_execution_at = None
+        elif before is None or (not self._state.adding and state != self._loaded_schedule):
+            self.next_execution_at = next_run(
+                self.schedule_cron, self.schedule_timezone, timezone.now()
+            )
+        self._loaded_schedule = state
+        return self.next_execution_at != before
+
     def clean(self) -> None:
         super().clean()
         errors: dict[str, list[str]] = {}
+        if not self._schedule_fields_invalid():
+            try:
+                next_run(self.schedule_cron, self.schedule_timezone, timezone.now())
+            except ValueError:
+                errors["schedule_cron"] = [
+                    f"{self.schedule_cron!r} never matches a date (e.g. 30 February)."
+                ]
         for field, schema in (
             ("retention_policy", RetentionPolicySchema),
             ("backup_options", BackupOptionsSchema),
@@ -80,3 +135,12 @@ class BackupJob(models.Model):
                 errors[field] = drf_to_django_errors(exc)
         if errors:
             raise ValidationError(errors)
+
+    def _schedule_fields_invalid(self) -> bool:
+        """Whether the cron or time zone fails its own validator (reported by those)."""
+        try:
+            validate_cron(self.schedule_cron)
+            validate_timezone(self.schedule_timezone)
+        except ValidationError:
+            return True
+        return False

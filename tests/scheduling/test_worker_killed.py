@@ -1,0 +1,116 @@
+"""A real worker killed in the middle of a backup: the reaper fails the run it left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from executions.backup import artifact_directory
+from executions.models import BackupExecution
+from executions.scheduler import STALE_RUNNING_AFTER, reap
+from executions.services import create_backup_execution, enqueue_backup
+from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def worker(tmp_path) -> Iterator[subprocess.Popen[bytes]]:
+    """``celery worker`` on the backups queue, against this test's database and Redis."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.CELERY_BROKER_URL,
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "dataguardian",
+            "worker",
+            "-Q",
+            "backups",
+            "-P",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            "killed@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    yield process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    log.close()
+
+
+def wait_for_progress(execution: BackupExecution, timeout: float = 30) -> None:
+    """Until the worker has claimed the run and written at least one progress heartbeat."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        execution.refresh_from_db()
+        if execution.status == "running" and execution.progress.get("bytes_in", 0) > 0:
+            return
+        assert execution.status in ("queued", "running"), execution.error_message
+        time.sleep(0.2)
+    raise AssertionError("the worker never reported progress")
+
+
+def test_a_backup_whose_worker_was_killed_is_failed_by_the_reaper_without_a_manifest(
+    tmp_path, worker, broker
+):
+    assert connection.vendor == "postgresql"
+    source = tmp_path / "source"
+    source.mkdir()
+    for index in range(4):
+        (source / f"blob{index}.bin").write_bytes(os.urandom(16 * 1024 * 1024))
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    job = BackupJobFactory.create(
+        datasource=DatasourceFactory.create(
+            type="files", connection_config={"source_path": str(source)}
+        ),
+        storage_location=StorageLocationFactory.create(config={"path": str(storage)}),
+        # zstd at its slowest level keeps the run busy for several seconds.
+        backup_options={"compression": "zstd", "compression_level": 19},
+    )
+    execution = create_backup_execution(job)
+    enqueue_backup(execution)  # no transaction here: sent at once
+
+    wait_for_progress(execution)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+
+    execution.refresh_from_db()
+    assert execution.status == BackupExecution.Status.RUNNING  # nothing else noticed
+    reap(now=timezone.now() + STALE_RUNNING_AFTER + timedelta(seconds=5))
+    execution.refresh_from_db()
+    assert execution.status == BackupExecution.Status.FAILED
+    assert str(execution.error_message).startswith("worker lost: no heartbeat since")
+    assert list(storage.rglob("manifest.json")) == []
+    # Where the partial files are, for the cleanup to delete with the failed run.
+    assert execution.backup_path == artifact_directory(execution)
+    assert (storage / execution.backup_path).is_dir()
