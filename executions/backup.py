@@ -22,6 +22,7 @@ from django.utils import timezone
 from dataguardian import system_settings
 from dataguardian.logging import redact
 from datasources.engines.base import EngineError, TransientEngineError
+from executions.heartbeat import heartbeat
 from executions.models import BackupChunk, BackupExecution
 from executions.pipeline.compression import make_compressor
 from executions.pipeline.stream import PipelineResult, Progress, artifact_names, run_pipeline
@@ -54,7 +55,7 @@ def artifact_directory(execution: BackupExecution) -> str:
     return f"{execution.datasource_id}/{execution.job_id}/{stamp}-{execution.id}"
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
+def scrub(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "********")
@@ -69,11 +70,15 @@ def _secrets_of(execution: BackupExecution) -> list[str]:
 
 
 def _record_progress(execution: BackupExecution, progress: Progress) -> None:
+    """Write progress and the heartbeat the reaper watches; stop the run when the execution
+    was cancelled, or was failed by the reaper (which then has queued any retry itself)."""
     status = (
         BackupExecution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
     )
     if status == BackupExecution.Status.CANCELLED:
         raise BackupCancelled("The backup was cancelled.")
+    if status != BackupExecution.Status.RUNNING:
+        raise BackupCancelled(f"The execution is {status}; another process ended it.")
     BackupExecution.objects.filter(pk=execution.pk).update(
         heartbeat_at=timezone.now(),
         progress={
@@ -150,7 +155,10 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
     started = time.monotonic()
     try:
         temp_dir.mkdir(parents=True, mode=0o700)
-        with engine.backup(datasource.connection_config, options, temp_dir) as stream:
+        with (
+            heartbeat(execution.id),
+            engine.backup(datasource.connection_config, options, temp_dir) as stream,
+        ):
             # The engine's extension is known once it reports; names need it up front, so the
             # engine declares it as ``artifact_extension``.
             names = artifact_names(
@@ -270,12 +278,12 @@ def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> 
         return False
     if retry_allowed and isinstance(exc, TRANSIENT):
         execution.requeue()
-        raise RetryableBackupError(_scrub(str(exc), secrets)) from exc
+        raise RetryableBackupError(scrub(str(exc), secrets)) from exc
     if isinstance(exc, EngineError | StorageError):
-        message = _scrub(str(exc), secrets)
+        message = scrub(str(exc), secrets)
     else:
-        message = _scrub(f"{type(exc).__name__}: {exc}", secrets)
-    stack = _scrub("".join(traceback.format_exception(exc)), secrets)
+        message = scrub(f"{type(exc).__name__}: {exc}", secrets)
+    stack = scrub("".join(traceback.format_exception(exc)), secrets)
     logger.warning("Backup %s failed: %s", execution.id, message)
     execution.fail(message, stack)
     notify(

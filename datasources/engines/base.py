@@ -45,6 +45,23 @@ class Engine(Strategy):
         ``timeout`` seconds whatever the server does. Failures are results, not exceptions."""
         raise NotImplementedError(f"Health checks of {self.label} datasources are not available.")
 
+    # --- Restore ----------------------------------------------------------------------------
+
+    def restore(
+        self,
+        config: dict[str, Any],
+        options: dict[str, Any],
+        source: RestoreSource,
+        temp_dir: Path,
+        manifest: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Restore the decompressed artifact that ``source`` yields into the datasource
+        described by ``config``, with the restore ``options``; ``manifest`` is the backup's
+        ``manifest.json``. Temporary files go under ``temp_dir``. Returns metadata about what
+        was restored. A ``source.read`` that raises must stop the restore before the target
+        takes anything as complete."""
+        raise NotImplementedError(f"Restores of {self.label} datasources are not available yet.")
+
 
 class DatabaseConnectionSchema(ConfigSchema):
     """``connection_config`` of the database servers (seed: host, port, database, username,
@@ -176,3 +193,13 @@ def check_tcp(host: str, port: int, timeout: float) -> HealthResult:
         elapsed_ms(started),
         metadata={"check": "tcp", "note": "Only TCP reachability was checked, not a login."},
     )
+
+
+# --- Restore contract ----------------------------------------------------------------------
+
+
+class RestoreSource(Protocol):
+    """The artifact being restored, decompressed: ``read(n)`` returns up to ``n`` bytes,
+    ``b""`` at the end, and raises when the stored bytes no longer match their checksums."""
+
+    def read(self, size: int = -1, /) -> bytes: ...

@@ -22,9 +22,17 @@ from datasources.engines.base import (
     EngineError,
     HealthResult,
     HealthStatus,
+    RestoreSource,
     elapsed_ms,
 )
-from datasources.engines.process import ProcessStream, ToolProcess, run_tool, secret_file, tool_env
+from datasources.engines.process import (
+    ProcessStream,
+    ToolProcess,
+    feed_tool,
+    run_tool,
+    secret_file,
+    tool_env,
+)
 
 DUMP_FLAGS = (
     "--single-transaction",
@@ -56,6 +64,18 @@ class MySQLEngine(DatabaseEngine):
 
     def check_health(self, config: dict[str, Any], timeout: float) -> HealthResult:
         return _check_health(config, timeout)
+
+    # --- Restore --------------------------------------------------------------------------
+
+    def restore(
+        self,
+        config: dict[str, Any],
+        options: dict[str, Any],
+        source: RestoreSource,
+        temp_dir: Path,
+        manifest: dict[str, Any],
+    ) -> dict[str, Any]:
+        return _restore(config, options, source, temp_dir)
 
 
 def _find(*names: str) -> str:
@@ -292,3 +312,46 @@ def _check_health(config: dict[str, Any], timeout: float) -> HealthResult:
         message = "The MySQL / MariaDB client printed an unexpected answer."
         return HealthResult("error", latency, error_message=message)
     return HealthResult("ok", latency, metadata=metadata)
+
+
+# --- Restore --------------------------------------------------------------------------------
+
+
+def _quote_identifier(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _restore(
+    config: dict[str, Any], options: dict[str, Any], source: RestoreSource, temp_dir: Path
+) -> dict[str, Any]:
+    """Stream the SQL dump into the client, connected to the target database.
+
+    The dump names no database (it is made without ``--databases``), so it lands in whichever
+    one the client uses: the target datasource's. ``create_database`` creates it first when
+    missing. A failing statement stops the client; what ran before it stays applied.
+    """
+    password = str(config.get("password") or "")
+    secrets = [password]
+    database = str(config["database"])
+    client_tool = _find("mariadb", "mysql")
+    env = tool_env(temp_dir)
+    with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
+        defaults = f"--defaults-extra-file={cnf}"
+        tool_version = run_tool([client_tool, "--version"], env, secrets=secrets).strip()
+        ssl: list[str] = []
+        if config.get("ssl_enabled"):
+            ssl = ["--ssl"] if "mariadb" in tool_version.lower() else ["--ssl-mode=REQUIRED"]
+        base = [client_tool, defaults, *ssl, "--connect-timeout=15"]
+        if options.get("create_database"):
+            run_tool(
+                [*base, "-e", f"CREATE DATABASE IF NOT EXISTS {_quote_identifier(database)}"],
+                env,
+                secrets=secrets,
+            )
+        tail = feed_tool(
+            [*base, "--binary-mode", "--default-character-set=utf8mb4", f"--database={database}"],
+            env,
+            source.read,
+            secrets=secrets,
+        )
+    return {"tool_version": tool_version, "engine_output": tail}

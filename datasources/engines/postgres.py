@@ -26,12 +26,14 @@ from datasources.engines.base import (
     EngineError,
     HealthResult,
     HealthStatus,
+    RestoreSource,
     elapsed_ms,
 )
 from datasources.engines.process import (
     ProcessStream,
     ToolProcess,
     engine_error,
+    feed_tool,
     mask,
     run_tool,
     secret_file,
@@ -66,6 +68,18 @@ class PostgresEngine(DatabaseEngine):
 
     def check_health(self, config: dict[str, Any], timeout: float) -> HealthResult:
         return _check_health(config, timeout)
+
+    # --- Restore --------------------------------------------------------------------------
+
+    def restore(
+        self,
+        config: dict[str, Any],
+        options: dict[str, Any],
+        source: RestoreSource,
+        temp_dir: Path,
+        manifest: dict[str, Any],
+    ) -> dict[str, Any]:
+        return _restore(config, options, source, temp_dir, manifest)
 
 
 # --- Choosing pg_dump ------------------------------------------------------------------------
@@ -438,3 +452,154 @@ def _check_health(config: dict[str, Any], timeout: float) -> HealthResult:
             "uptime_seconds": int(row[3]),
         },
     )
+
+
+# --- Restore --------------------------------------------------------------------------------
+
+_MAJOR_RE = re.compile(r"(\d+)(?:\.(\d+))?")
+RESTORE_DIRECTORY_NAME = "pgrestore"
+SPOOL_NAME = "restore.dump"
+SPOOL_CHUNK_BYTES = 1024 * 1024
+
+
+def _major_of(version: str | None) -> int | None:
+    """The major version in ``PostgreSQL 15.20`` or ``pg_dump (PostgreSQL) 16.4``, on the
+    scale ``server_major`` uses (9.6 is 906, 15 is 15)."""
+    match = _MAJOR_RE.search(version or "")
+    if not match:
+        return None
+    first = int(match[1])
+    return first if first >= 10 else first * 100 + int(match[2] or 0)
+
+
+def choose_pg_restore(needed_major: int, clients: Sequence[PgDumpClient]) -> PgDumpClient:
+    """The lowest installed client package (pg_restore beside pg_dump) whose major version
+    is at least ``needed_major``: the newer of the target server and the pg_dump that made
+    the dump, since pg_restore reads only archives of its own version or older."""
+    fitting = [
+        client
+        for client in clients
+        if client.major >= needed_major and client.path.with_name("pg_restore").exists()
+    ]
+    if not fitting:
+        installed = ", ".join(str(client.major) for client in clients) or "none"
+        raise EngineError(
+            f"No pg_restore {needed_major} or newer is installed on this worker "
+            f"(installed client versions: {installed})."
+        )
+    return min(fitting, key=lambda client: client.major)
+
+
+def _restore_argv(pg_restore: Path, config: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    argv = [
+        str(pg_restore),
+        "--no-password",
+        "--exit-on-error",
+        f"--host={config['host']}",
+        f"--port={config.get('port') or 5432}",
+        f"--username={config['username']}",
+        f"--dbname={config['database']}",
+    ]
+    if options.get("clean"):
+        argv += ["--clean", "--if-exists"]
+    # Restoring elsewhere is the common case, where the source's roles need not exist.
+    if options.get("no_owner", True):
+        argv.append("--no-owner")
+    if options.get("no_acl", True):
+        argv.append("--no-acl")
+    argv += [f"--schema={schema}" for schema in options.get("schemas") or []]
+    argv += [f"--table={table}" for table in options.get("tables") or []]
+    return argv
+
+
+def _restore(
+    config: dict[str, Any],
+    options: dict[str, Any],
+    source: RestoreSource,
+    temp_dir: Path,
+    manifest: dict[str, Any],
+) -> dict[str, Any]:
+    """pg_restore into the target database.
+
+    A custom-format dump streams into pg_restore's stdin. ``jobs`` > 1 needs a seekable
+    archive, so the dump is spooled to ``temp_dir`` first; a directory-format artifact (a tar,
+    from a parallel backup) is always extracted to ``temp_dir`` and restored with ``-Fd``.
+    """
+    password = str(config.get("password") or "")
+    secrets = [password]
+    engine_facts = manifest.get("engine") or {}
+    info = read_server_info(config, secrets)
+    target_major = server_major(info.version_num)
+    dumped = engine_facts.get("database_version")
+    dumped_major = _major_of(dumped)
+    if dumped_major is not None and dumped_major > target_major:
+        raise EngineError(
+            f"The backup is of {dumped}, newer than the target server (PostgreSQL "
+            f"{info.version}); PostgreSQL cannot restore a dump into an older major version."
+        )
+    needed = max(target_major, _major_of(engine_facts.get("tool_version")) or 0)
+    client = choose_pg_restore(needed, installed_pg_dumps())
+    pg_restore = client.path.with_name("pg_restore")
+    jobs = int(options.get("jobs") or 1)
+    artifact_format = engine_facts.get("artifact_format") or "dump"
+
+    with secret_file(temp_dir, "pgpass", pgpass_line(config)) as passfile:
+        env = tool_env(
+            temp_dir,
+            {
+                "PGPASSFILE": str(passfile),
+                "PGSSLMODE": _sslmode(config),
+                "PGCONNECT_TIMEOUT": "30",
+                "PGAPPNAME": "dataguardian-restore",
+            },
+        )
+        argv = _restore_argv(pg_restore, config, options)
+        if artifact_format == "tar":
+            directory = temp_dir / RESTORE_DIRECTORY_NAME
+            _extract_dump_directory(source, directory)
+            argv += ["--format=directory", f"--jobs={max(jobs, 1)}", str(directory)]
+            tail = _run_to_end(argv, env, secrets)
+        elif jobs > 1:
+            spool = temp_dir / SPOOL_NAME
+            _spool(source, spool)
+            argv += ["--format=custom", f"--jobs={jobs}", str(spool)]
+            tail = _run_to_end(argv, env, secrets)
+        else:
+            tail = feed_tool([*argv, "--format=custom"], env, source.read, secrets=secrets)
+    return {
+        "database_version": f"PostgreSQL {info.version}",
+        "tool_version": client.version.replace("pg_dump", "pg_restore"),
+        "engine_output": tail,
+    }
+
+
+def _run_to_end(argv: Sequence[str], env: dict[str, str], secrets: Sequence[str]) -> str:
+    process = ToolProcess(argv, env, secrets=secrets, pipe_stdout=False)
+    try:
+        process.check()
+    finally:
+        process.abort()
+    return process.stderr_tail()
+
+
+def _spool(source: RestoreSource, path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while data := source.read(SPOOL_CHUNK_BYTES):
+            out.write(data)
+
+
+def _extract_dump_directory(source: RestoreSource, directory: Path) -> None:
+    """Unpack a pg_dump directory-format tar: flat regular files only (``toc.dat``,
+    ``NNNN.dat``), so no member can land outside ``directory``."""
+    directory.mkdir(mode=0o700)
+    with tarfile.open(fileobj=source, mode="r|") as tar:  # type: ignore[call-overload]
+        for member in tar:
+            name = member.name
+            if member.isdir() and name in {".", ""}:
+                continue
+            if not member.isfile() or "/" in name or name in {".", ".."} or "\\" in name:
+                raise EngineError(
+                    f"The pg_dump directory archive holds an unexpected entry {name!r}."
+                )
+            tar.extract(member, directory, filter="data")

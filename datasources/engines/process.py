@@ -253,3 +253,81 @@ def run_tool(
             raise engine_error(f"{process.tool} timed out after {timeout:g}s: {tail}", secrets)
         raise engine_error(f"{process.tool} exited with status {returncode}: {tail}", secrets)
     return output.decode("utf-8", errors="replace")
+
+
+# --- Restore: tools fed through stdin -------------------------------------------------------
+
+FEED_CHUNK_BYTES = 1024 * 1024
+
+
+def feed_tool(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    read: Callable[[int], bytes],
+    *,
+    secrets: Sequence[str] = (),
+) -> str:
+    """Run a tool that reads its input on stdin (``pg_restore``, ``mariadb``), writing
+    everything ``read`` yields into it, and return the tool's stderr tail.
+
+    The tool runs like every other one here (argv, own process group, explicit environment,
+    bounded stderr). If ``read`` raises (a chunk changed since it was verified, a cancel), the
+    tool is stopped before it sees the end of its input, so it never commits a cut-short
+    restore as if it were whole, and the error propagates. A tool that exits early (broken
+    pipe) or non-zero raises ``EngineError`` with its masked stderr tail.
+    """
+    tool = Path(argv[0]).name
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            start_new_session=True,
+            close_fds=True,
+        )
+    except FileNotFoundError:
+        raise EngineError(f"{tool} is not installed on this worker.") from None
+    assert proc.stdin is not None
+    assert proc.stderr is not None
+    widen_pipe(proc.stdin.fileno())
+    tail = _StderrTail(proc.stderr)
+    tail.start()
+    broken = False
+    try:
+        while data := read(FEED_CHUNK_BYTES):
+            try:
+                proc.stdin.write(data)
+            except BrokenPipeError:
+                broken = True
+                break
+        with suppress(BrokenPipeError):
+            proc.stdin.close()
+    except BaseException:
+        _stop_group(proc)
+        with suppress(OSError):
+            proc.stdin.close()
+        tail.join(timeout=KILL_GRACE_SECONDS)
+        raise
+    returncode = proc.wait()
+    tail.join()
+    if returncode == 0 and not broken:
+        return mask(tail.text(), secrets)
+    how = f"exited with status {returncode}" if returncode else "stopped reading its input"
+    text = tail.text()
+    raise engine_error(f"{tool} {how}: {text}" if text else f"{tool} {how}.", secrets)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a tool's process group, SIGKILL it after the grace period."""
+    if proc.poll() is not None:
+        return
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=KILL_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -24,6 +24,7 @@ from datasources.engines.base import (
     Engine,
     EngineError,
     HealthResult,
+    RestoreSource,
     elapsed_ms,
 )
 
@@ -192,6 +193,18 @@ class SQLiteEngine(Engine):
     def check_health(self, config: dict[str, Any], timeout: float) -> HealthResult:
         return _check_health(Path(config["file_path"]), timeout)
 
+    # --- Restore --------------------------------------------------------------------------
+
+    def restore(
+        self,
+        config: dict[str, Any],
+        options: dict[str, Any],
+        source: RestoreSource,
+        temp_dir: Path,
+        manifest: dict[str, Any],
+    ) -> dict[str, Any]:
+        return _restore(Path(config["file_path"]), source)
+
 
 # --- Health check ---------------------------------------------------------------------------
 
@@ -259,3 +272,53 @@ def _check_health(path: Path, timeout: float) -> HealthResult:
             "version": f"SQLite {sqlite3.sqlite_version}",
         },
     )
+
+
+# --- Restore --------------------------------------------------------------------------------
+
+RESTORE_CHUNK_BYTES = 1024 * 1024
+
+
+def _restore(target: Path, source: RestoreSource) -> dict[str, Any]:
+    """Write the database to a temporary file beside ``target``, check it, then swap it in
+    with one ``os.replace``: a reader sees the old database or the new one, never a mix, and
+    a failed restore leaves the old one untouched. Stop the application first all the same:
+    connections it holds keep using the replaced file."""
+    directory = target.parent
+    if not directory.is_dir():
+        raise EngineError(f"The directory of the SQLite target {target} does not exist.")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.restoring-", dir=directory)
+    staged = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while data := source.read(RESTORE_CHUNK_BYTES):
+                out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        problems = _integrity_problems(staged)
+        if problems != ["ok"]:
+            raise EngineError(
+                "The restored SQLite database failed its integrity check: "
+                + "; ".join(problems)[:2000]
+            )
+        if target.exists():
+            staged.chmod(target.stat().st_mode & 0o7777)
+        # A journal left by the old database would be replayed into the new one.
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        os.replace(staged, target)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return {"database_version": f"SQLite {sqlite3.sqlite_version}", "file_path": str(target)}
+
+
+def _integrity_problems(path: Path) -> list[str]:
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            return [str(row[0]) for row in connection.execute("PRAGMA integrity_check(20)")]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]

@@ -1,0 +1,58 @@
+"""A heartbeat that keeps a running execution alive while its tool is silent.
+
+Progress is written only while bytes flow, but a healthy run can be quiet for minutes:
+``pg_dump`` waiting for a lock, ``pg_restore`` building indexes. Without a beat of its own the
+reaper would take such a run for one whose worker died.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from executions.models import BackupExecution
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between beats: well inside the reaper's two-minute threshold.
+HEARTBEAT_INTERVAL = 30.0
+
+
+def beat(execution_id: uuid.UUID) -> bool:
+    """Refresh ``heartbeat_at`` of a running execution; False once it is no longer running."""
+    updated = BackupExecution.objects.filter(
+        pk=execution_id, status=BackupExecution.Status.RUNNING
+    ).update(heartbeat_at=timezone.now())
+    return updated == 1
+
+
+@contextmanager
+def heartbeat(execution_id: uuid.UUID, interval: float = HEARTBEAT_INTERVAL) -> Iterator[None]:
+    """Beat every ``interval`` seconds from a daemon thread while the block runs."""
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.wait(interval):
+                try:
+                    if not beat(execution_id):
+                        return  # ended elsewhere; the run notices at its next progress write
+                except Exception:  # a database hiccup must not kill the run
+                    logger.warning("Heartbeat of %s failed", execution_id, exc_info=True)
+                    close_old_connections()
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=run, name=f"heartbeat-{execution_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval)
