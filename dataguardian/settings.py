@@ -281,14 +281,30 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    # The API's views set ``dataguardian.api.Pagination`` (page_size parameter, at most 500);
+    # it cannot be named here, as that module imports DRF's views, which read this setting.
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # A body that is not JSON (or a form, for the browsable API) is a 415, not a guess.
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DataGuardian API",
     "DESCRIPTION": "Backups of databases and files: sources, storage, jobs, executions, restores.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components: write-only secrets and read-only fields then
+    # appear only where they apply, and generated clients (and schemathesis) get them right.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and the Swagger page are behind the login like the rest of /api (a session
+    # from the admin login is enough in a browser).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": "/api",
 }
 
 # --- Logging -------------------------------------------------------------------------------

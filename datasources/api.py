@@ -1,0 +1,184 @@
+"""``/api/datasources``: CRUD, connection test and health history.
+
+Creating or changing a datasource tests its connection first; a datasource that cannot be
+reached is refused with the reason, so a job never starts out pointing at nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dataguardian.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_config
+from dataguardian.registry import Registry
+from dataguardian.validation import validate_tags
+from datasources.engines import ENGINES
+from datasources.engines.base import HealthResult
+from datasources.engines.process import mask
+from datasources.health import check_datasource
+from datasources.models import Datasource, HealthCheck
+
+#: Seconds a connection test of a create or update may take.
+TEST_TIMEOUT_SECONDS = 10.0
+
+
+class ConnectionConfigField(ConfigField):
+    registry: ClassVar[Registry[Any]] = ENGINES
+
+
+def test_connection(type_name: str, config: dict[str, Any]) -> HealthResult:
+    """The engine's check of ``config``; never raises, never returns a secret."""
+    engine = ENGINES.get(type_name)
+    secrets = [str(config.get(key) or "") for key in engine.secret_fields]
+    try:
+        result: HealthResult = engine().check_health(config, TEST_TIMEOUT_SECONDS)
+    except NotImplementedError as exc:
+        return HealthResult("error", error_message=str(exc))
+    except Exception as exc:
+        return HealthResult("error", error_message=mask(f"{type(exc).__name__}: {exc}", secrets))
+    result.error_message = mask(result.error_message, secrets)
+    return result
+
+
+class HealthCheckSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    datasource_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = HealthCheck
+        fields = [
+            "id",
+            "datasource_id",
+            "checked_at",
+            "status",
+            "latency_ms",
+            "error_message",
+            "metadata",
+        ]
+        read_only_fields = fields
+
+
+class DatasourceSerializer(StrictModelSerializer):
+    """A datasource; ``connection_config`` follows the schema of its ``type`` and its secrets
+    are write-only (shown masked; left out or sent masked on update, they are kept)."""
+
+    type = serializers.ChoiceField(choices=ENGINES.names())
+    connection_config = ConnectionConfigField()
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list
+    )
+
+    class Meta:
+        model = Datasource
+        fields = [
+            "id",
+            "name",
+            "type",
+            "connection_config",
+            "status",
+            "last_health_check_at",
+            "enabled",
+            "tags",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "status", "last_health_check_at", "created_at", "updated_at"]
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        try:
+            validate_tags(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: Datasource | None = self.instance
+        if instance is not None and "type" in attrs and attrs["type"] != instance.type:
+            raise serializers.ValidationError(
+                {"type": ["The type of a datasource cannot change; create a new one."]}
+            )
+        type_name = attrs.get("type") or (instance.type if instance else "")
+        if "connection_config" in attrs or instance is None:
+            attrs["connection_config"] = merge_config(
+                ENGINES,
+                type_name,
+                attrs.get("connection_config", {}),
+                instance.connection_config if instance else None,
+                "connection_config",
+            )
+            result = test_connection(type_name, attrs["connection_config"])
+            if result.status != "ok":
+                raise serializers.ValidationError(
+                    {
+                        "connection_config": [
+                            f"Connection test failed ({result.status}): "
+                            f"{result.error_message or 'no reason given'}"
+                        ]
+                    }
+                )
+            attrs["status"] = (
+                Datasource.Status.WARNING if result.warning else Datasource.Status.HEALTHY
+            )
+            attrs["last_health_check_at"] = timezone.now()
+        return attrs
+
+
+class DatasourceFilter(django_filters.FilterSet):
+    tag = django_filters.CharFilter(method="filter_tag", label="Has this tag")
+
+    class Meta:
+        model = Datasource
+        fields = ["type", "status", "enabled"]
+
+    def filter_tag(self, queryset: QuerySet[Datasource], name: str, value: str) -> Any:
+        return queryset.filter(tags__contains=[value])
+
+
+class DatasourceViewSet(ModelViewSet):
+    """Datasources. Deleting one that jobs use is refused (409)."""
+
+    queryset = Datasource.objects.all()
+    serializer_class = DatasourceSerializer
+    filterset_class = DatasourceFilter
+    ordering_fields = ["name", "type", "status", "created_at"]
+    ordering = ["name"]
+
+    def perform_destroy(self, instance: Datasource) -> None:
+        instance.delete()
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().destroy(request, *args, **kwargs)
+        except ProtectedError:
+            return Response(
+                {"detail": "Backup jobs or executions use this datasource; delete them first."},
+                status=status.HTTP_409_CONFLICT,
+            )
+
+    @extend_schema(request=None, responses={200: HealthCheckSerializer})
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_connection(self, request: Request, pk: str | None = None) -> Response:
+        """Check the stored connection now and record the result as a health check."""
+        datasource = self.get_object()
+        check = check_datasource(datasource, timeout=TEST_TIMEOUT_SECONDS)
+        return Response(HealthCheckSerializer(check).data)
+
+    @extend_schema(responses={200: HealthCheckSerializer(many=True)})
+    @action(detail=True, methods=["get"], url_path="health-checks", filterset_class=None)
+    def health_checks(self, request: Request, pk: str | None = None) -> Response:
+        """The datasource's health checks, newest first."""
+        datasource = self.get_object()
+        checks = HealthCheck.objects.filter(datasource=datasource).order_by("-checked_at")
+        page = self.paginate_queryset(checks)
+        serializer = HealthCheckSerializer(page if page is not None else checks, many=True)
+        if page is not None:
+            return self.get_paginated_response(serializer.data)
+        return Response(serializer.data)

@@ -1,0 +1,245 @@
+"""``/api/executions``: list and inspect runs, cancel, delete (artifact first), download.
+
+The list is the busiest endpoint (a dashboard polls it, the table grows by every run): one
+query counts, one reads the page without joins, one more reads the page's chunks, whatever
+the page size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet
+from django.http import StreamingHttpResponse
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, renderers, serializers, status
+from rest_framework.decorators import action
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dataguardian.api import ReadOnlyViewSet
+from executions.models import BackupChunk, BackupExecution, IllegalTransition
+from storage.adapters.base import StorageError
+
+#: Bytes read from storage per step of a download.
+DOWNLOAD_BLOCK = 1024 * 1024
+
+
+class ChunkSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = BackupChunk
+        fields = ["chunk_number", "file_path", "size_bytes", "checksum", "created_at"]
+        read_only_fields = fields
+
+
+class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """An execution with its chunks and its live ``progress``."""
+
+    job_id = serializers.UUIDField(read_only=True)
+    datasource_id = serializers.UUIDField(read_only=True)
+    storage_location_id = serializers.UUIDField(read_only=True)
+    source_execution_id = serializers.UUIDField(read_only=True, allow_null=True)
+    chunks = ChunkSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = BackupExecution
+        fields = [
+            "id",
+            "job_id",
+            "datasource_id",
+            "storage_location_id",
+            "kind",
+            "trigger",
+            "status",
+            "backup_type",
+            "created_at",
+            "scheduled_for",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "size_bytes",
+            "compressed_size_bytes",
+            "backup_path",
+            "files_count",
+            "error_message",
+            "metadata",
+            "progress",
+            "attempt",
+            "heartbeat_at",
+            "worker",
+            "source_execution_id",
+            "chunks",
+        ]
+        read_only_fields = fields
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC: PostgreSQL refuses offsets past 15:59 hours,
+    which Python accepts, and a date at the edge of the calendar has no UTC value at all."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed: datetime | None = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("Enter a date-time between the years 1 and 9999.") from exc
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
+class ExecutionFilter(django_filters.FilterSet):
+    job = django_filters.UUIDFilter(field_name="job_id")
+    datasource = django_filters.UUIDFilter(field_name="datasource_id")
+    storage = django_filters.UUIDFilter(field_name="storage_location_id")
+    status = django_filters.ChoiceFilter(choices=BackupExecution.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=BackupExecution.Kind.choices)
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = BackupExecution
+        fields = ["job", "datasource", "storage", "status", "kind", "created_after"]
+
+
+class JSONErrorsNegotiation(BaseContentNegotiation):
+    """The download's negotiation: whatever the client accepts, the artifact is sent as bytes
+    (a response of its own, not rendered) and an error as JSON."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: Any = None) -> Any:
+        return (renderers[0], renderers[0].media_type)
+
+
+def _stream(execution: BackupExecution, chunks: list[BackupChunk]) -> Iterator[bytes]:
+    location = execution.storage_location
+    adapter = location.adapter(location.config)
+    for chunk in chunks:
+        with adapter.open_read(chunk.file_path) as source:
+            while block := source.read(DOWNLOAD_BLOCK):
+                yield block
+
+
+def artifact_name(chunks: list[BackupChunk]) -> str:
+    """``backup.dump.zst`` for ``…/backup.dump.zst`` or ``…/backup.dump.zst.part001``."""
+    name = PurePosixPath(chunks[0].file_path).name
+    stem, dot, suffix = name.rpartition(".")
+    if dot and suffix.startswith("part") and suffix[4:].isdigit():
+        return stem
+    return name
+
+
+class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
+    """Executions (backups and restores). They are records: only cancel and delete change
+    them."""
+
+    serializer_class = ExecutionSerializer
+    filterset_class = ExecutionFilter
+    ordering_fields = ["created_at", "started_at", "finished_at", "status", "compressed_size_bytes"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[BackupExecution]:
+        # No joins: the page is cut from the created_at index alone, however deep it is; the
+        # related rows are named by id (the client has them from their own endpoints).
+        return BackupExecution.objects.prefetch_related(
+            Prefetch("chunks", queryset=BackupChunk.objects.order_by("chunk_number"))
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "confirm",
+                OpenApiTypes.BOOL,
+                required=True,
+                description="Must be true: deleting removes the stored backup.",
+            )
+        ],
+        responses={204: None, 409: OpenApiTypes.OBJECT, 502: OpenApiTypes.OBJECT},
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Delete the stored artifact, then the record. Needs ``?confirm=true``."""
+        execution: BackupExecution = self.get_object()
+        if request.query_params.get("confirm", "").lower() != "true":
+            return Response(
+                {"confirm": ["Deleting removes the stored backup; repeat with ?confirm=true."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if not execution.is_final:
+            return Response(
+                {"detail": f"The execution is {execution.status}; cancel it first."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        if execution.backup_path:
+            location = execution.storage_location
+            try:
+                location.adapter(location.config).delete(execution.backup_path)
+            except StorageError as exc:
+                return Response(
+                    {"detail": f"The stored backup could not be deleted: {exc}"},
+                    status=status.HTTP_502_BAD_GATEWAY,
+                )
+        execution.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: ExecutionSerializer, 409: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel a queued or running execution; a running one stops at its next step."""
+        execution: BackupExecution = self.get_object()
+        try:
+            execution.cancel()
+        except IllegalTransition as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(execution).data)
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The artifact, chunks joined in order."
+            ),
+            (409, "application/json"): OpenApiTypes.OBJECT,
+        }
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=[renderers.JSONRenderer],
+        content_negotiation_class=JSONErrorsNegotiation,
+    )
+    def download(self, request: Request, pk: str | None = None) -> Any:
+        """The backup's artifact as stored (compressed), streamed chunk after chunk."""
+        execution: BackupExecution = self.get_object()
+        chunks = list(execution.chunks.order_by("chunk_number"))
+        if (
+            execution.kind != BackupExecution.Kind.BACKUP
+            or execution.status != BackupExecution.Status.COMPLETED
+            or not chunks
+        ):
+            return Response(
+                {"detail": "Only a completed backup has an artifact to download."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        response = StreamingHttpResponse(
+            _stream(execution, chunks), content_type="application/octet-stream"
+        )
+        size = execution.compressed_size_bytes
+        if size is None:
+            size = sum(chunk.size_bytes for chunk in chunks)
+        response["Content-Length"] = str(size)
+        response["Content-Disposition"] = (
+            f'attachment; filename="{execution.id}-{artifact_name(chunks)}"'
+        )
+        return response

@@ -1,0 +1,170 @@
+"""``/api/backup-jobs``: CRUD, run now, retention preview.
+
+``next_execution_at`` is read-only: the model moves it whenever the schedule changes.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+import django_filters
+from django.db.models import ProtectedError
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dataguardian.api import ModelViewSet, StrictModelSerializer
+from dataguardian.registry import ConfigSchema
+from datasources.models import Datasource
+from executions.api import ExecutionSerializer
+from jobs.models import BackupJob
+from jobs.schedule import next_run
+from jobs.schemas import (
+    BackupOptionsSchema,
+    RetentionPolicySchema,
+    default_backup_options,
+    default_retention_policy,
+)
+from storage.models import StorageLocation
+
+
+@extend_schema_field(RetentionPolicySchema)
+class RetentionPolicyField(serializers.JSONField):
+    schema: type[ConfigSchema] = RetentionPolicySchema
+
+    def to_internal_value(self, data: Any) -> Any:
+        return self.schema.validate_data(data)
+
+
+@extend_schema_field(BackupOptionsSchema)
+class BackupOptionsField(RetentionPolicyField):
+    schema = BackupOptionsSchema
+
+
+class BackupJobFilter(django_filters.FilterSet):
+    datasource = django_filters.UUIDFilter(field_name="datasource_id")
+    storage_location = django_filters.UUIDFilter(field_name="storage_location_id")
+
+    class Meta:
+        model = BackupJob
+        fields = ["enabled", "datasource", "storage_location"]
+
+
+class BackupJobSerializer(StrictModelSerializer):
+    """A job. ``datasource_id`` and ``storage_location_id`` name existing rows; the cron
+    expression and the time zone are validated; ``next_execution_at`` is derived."""
+
+    datasource_id = serializers.PrimaryKeyRelatedField(
+        source="datasource", queryset=Datasource.objects.all()
+    )
+    storage_location_id = serializers.PrimaryKeyRelatedField(
+        source="storage_location", queryset=StorageLocation.objects.all()
+    )
+    retention_policy = RetentionPolicyField(required=False, default=default_retention_policy)
+    backup_options = BackupOptionsField(required=False, default=default_backup_options)
+
+    class Meta:
+        model = BackupJob
+        fields = [
+            "id",
+            "name",
+            "datasource_id",
+            "storage_location_id",
+            "schedule_cron",
+            "schedule_timezone",
+            "enabled",
+            "retention_policy",
+            "backup_options",
+            "last_execution_at",
+            "next_execution_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "last_execution_at",
+            "next_execution_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: BackupJob | None = self.instance
+        cron = attrs.get("schedule_cron", instance.schedule_cron if instance else "")
+        tz_name = attrs.get("schedule_timezone", instance.schedule_timezone if instance else "UTC")
+        try:
+            next_run(cron, tz_name, timezone.now())
+        except (ValueError, KeyError, zoneinfo.ZoneInfoNotFoundError) as exc:
+            # croniter accepts some expressions that never match (30 February).
+            raise serializers.ValidationError(
+                {"schedule_cron": ["This schedule never runs."]}
+            ) from exc
+        return attrs
+
+
+class BackupJobViewSet(ModelViewSet):
+    """Backup jobs. Deleting a job that has executions is refused (409)."""
+
+    queryset = BackupJob.objects.all()
+    serializer_class = BackupJobSerializer
+    filterset_class = BackupJobFilter
+    ordering_fields = ["name", "next_execution_at", "last_execution_at", "created_at"]
+    ordering = ["name"]
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().destroy(request, *args, **kwargs)
+        except ProtectedError:
+            return Response(
+                {"detail": "This job has executions; delete them first."},
+                status=status.HTTP_409_CONFLICT,
+            )
+
+    @extend_schema(request=None, responses={202: ExecutionSerializer})
+    @action(detail=True, methods=["post"])
+    def run(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a manual run now (higher priority than scheduled ones); 202 with it."""
+        from executions.services import create_backup_execution, enqueue_backup
+
+        job = self.get_object()
+        execution = create_backup_execution(job)
+        enqueue_backup(execution)
+        return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "RetentionPreview",
+                {
+                    "keep": serializers.ListField(child=serializers.DictField()),
+                    "delete": serializers.ListField(child=serializers.DictField()),
+                    "bytes_to_free": serializers.IntegerField(),
+                },
+            )
+        }
+    )
+    @action(detail=True, methods=["get"], url_path="retention-preview")
+    def retention_preview(self, request: Request, pk: str | None = None) -> Response:
+        """What the retention policy keeps (and why) and would delete now."""
+        from executions.cleanup import retention_preview
+
+        preview = retention_preview(self.get_object())
+
+        def row(execution: Any) -> dict[str, Any]:
+            return {
+                "id": str(execution.id),
+                "finished_at": execution.finished_at.isoformat() if execution.finished_at else None,
+                "compressed_size_bytes": execution.compressed_size_bytes,
+            }
+
+        return Response(
+            {
+                "keep": [{**row(k.execution), "reasons": k.reasons} for k in preview.keep],
+                "delete": [row(e) for e in preview.delete],
+                "bytes_to_free": preview.bytes_to_free,
+            }
+        )
