@@ -26,7 +26,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dataguardian.api import ReadOnlyViewSet
+from dataguardian.registry import ConfigSchema
+from datasources.models import Datasource
 from executions.models import BackupChunk, BackupExecution, IllegalTransition
+from executions.restore import RestoreRefused, restore_execution
+from executions.services import enqueue_restore
 from storage.adapters.base import StorageError
 
 #: Bytes read from storage per step of a download.
@@ -124,6 +128,46 @@ class JSONErrorsNegotiation(BaseContentNegotiation):
         return (renderers[0], renderers[0].media_type)
 
 
+class RestoreOptionsSerializer(ConfigSchema):
+    clean = serializers.BooleanField(
+        required=False, help_text="PostgreSQL: drop objects before recreating them."
+    )
+    no_owner = serializers.BooleanField(required=False)
+    no_acl = serializers.BooleanField(required=False)
+    schemas = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, max_length=100
+    )
+    tables = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, max_length=1000
+    )
+    jobs = serializers.IntegerField(min_value=1, max_value=64, required=False)
+    create_database = serializers.BooleanField(
+        required=False, help_text="MySQL/MariaDB: create the target database if missing."
+    )
+    overwrite = serializers.BooleanField(
+        required=False, help_text="Files: replace files that exist in the target."
+    )
+
+
+class RestoreRequestSerializer(ConfigSchema):
+    target_datasource_id = serializers.PrimaryKeyRelatedField(
+        queryset=Datasource.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Where to restore; default: the backup's own datasource.",
+    )
+    target_path = serializers.CharField(
+        required=False,
+        allow_blank=False,
+        max_length=4096,
+        help_text="Files and SQLite: restore into this absolute path instead.",
+    )
+    options = RestoreOptionsSerializer(required=False)
+    confirm = serializers.BooleanField(
+        default=False, help_text="Required when the restore writes over existing data."
+    )
+
+
 def _stream(execution: BackupExecution, chunks: list[BackupChunk]) -> Iterator[bytes]:
     location = execution.storage_location
     adapter = location.adapter(location.config)
@@ -182,7 +226,8 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
                 {"detail": f"The execution is {execution.status}; cancel it first."},
                 status=status.HTTP_409_CONFLICT,
             )
-        if execution.backup_path:
+        # Only a backup owns stored files; a restore's record goes alone.
+        if execution.kind == BackupExecution.Kind.BACKUP and execution.backup_path:
             location = execution.storage_location
             try:
                 location.adapter(location.config).delete(execution.backup_path)
@@ -193,6 +238,32 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
                 )
         execution.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=RestoreRequestSerializer,
+        responses={202: ExecutionSerializer, 400: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        """Restore this backup into its datasource, another one of the same type, or a path.
+        Writing over existing data needs ``"confirm": true``. Answers 202 with the queued
+        restore execution; follow it at ``/api/executions/{id}``."""
+        backup: BackupExecution = self.get_object()
+        serializer = RestoreRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            execution = restore_execution(
+                backup,
+                target_datasource=data.get("target_datasource_id"),
+                target_path=data.get("target_path"),
+                options=dict(data.get("options") or {}),
+                confirm=data["confirm"],
+            )
+        except RestoreRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        enqueue_restore(execution)
+        return Response(self.get_serializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: ExecutionSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])

@@ -198,8 +198,9 @@ def _error_text(exc: Exception, location: StorageLocation) -> str:
 def _delete_artifact(
     adapters: dict[uuid.UUID, StorageAdapter], execution: BackupExecution
 ) -> str | None:
-    """Delete the run's directory; return an error message instead of raising."""
-    if not execution.backup_path:
+    """Delete the run's directory; return an error message instead of raising. Only a backup
+    owns stored files: a restore's record never leads to deleting anything."""
+    if execution.kind != BackupExecution.Kind.BACKUP or not execution.backup_path:
         return None
     location = execution.storage_location
     try:

@@ -172,7 +172,9 @@ def perform_restore(execution: BackupExecution) -> bool:
     execution.complete(
         size_bytes=manifest.get("size_bytes"),
         compressed_size_bytes=total,
-        backup_path=backup.backup_path,
+        # No backup_path: a restore owns no stored files, and anything that deletes an
+        # execution's artifact by that column must never reach the backup it came from.
+        backup_path=None,
         files_count=result.get("files_restored"),
         metadata={
             **execution.metadata,

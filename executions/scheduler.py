@@ -259,7 +259,8 @@ def _mark_lost(execution: BackupExecution, now: datetime) -> None:
     )
     # The dead worker could not remove its partial files; pointing at their directory lets
     # the cleanup's pruning of old failed runs delete them.
-    execution.backup_path = artifact_directory(execution)
+    if execution.kind == BackupExecution.Kind.BACKUP:
+        execution.backup_path = artifact_directory(execution)
     logger.warning("Execution %s failed: %s", execution.id, execution.error_message)
 
 

@@ -72,3 +72,14 @@ def enqueue_backups(executions: Iterable[BackupExecution], countdown: int | None
 def enqueue_backup(execution: BackupExecution) -> None:
     """Send one execution to the backups queue once the current transaction commits."""
     enqueue_backups([execution])
+
+
+def enqueue_restore(execution: BackupExecution) -> None:
+    """Send a restore execution to the backups queue, at manual priority, once the current
+    transaction commits: somebody asked for it and is waiting."""
+    from executions.tasks import run_restore
+
+    execution_id = str(execution.id)
+    transaction.on_commit(
+        lambda: run_restore.apply_async(args=[execution_id], priority=PRIORITY_MANUAL)
+    )
