@@ -273,4 +273,5 @@ def test_the_storage_is_told_the_expected_size_of_each_upload(make_job, tmp_path
     job.save()
     _run(job)
     assert first.status == second.status == BackupExecution.Status.COMPLETED
+    assert first.compressed_size_bytes is not None
     assert hints == [None, 2 * first.compressed_size_bytes, 1024 * 1024]
