@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO, Protocol
 
 from dataguardian.registry import Strategy
@@ -35,6 +36,24 @@ class StoragePermissionDenied(StorageError):
 
 class StorageFull(StorageError):
     """No room left: the disk is full or ``max_size_gb`` would be exceeded."""
+
+
+def relative_parts(path: str, *, allow_root: bool = False) -> tuple[str, ...]:
+    """The parts of a location-relative storage path, after refusing what could escape the root.
+
+    Paths come from job settings and restore requests: a ``..``, an absolute path or a NUL must
+    not let a backup write, read or delete outside its location, whatever the storage type.
+    """
+    if "\x00" in path:
+        raise StorageError("A storage path may not contain NUL characters.")
+    relative = PurePosixPath(path)
+    if relative.is_absolute():
+        raise StorageError(f"Storage paths are relative to the location; got {path!r}.")
+    if ".." in relative.parts:
+        raise StorageError(f"Storage paths may not contain '..'; got {path!r}.")
+    if not relative.parts and not allow_root:
+        raise StorageError("An empty storage path names the location's root, not a file.")
+    return relative.parts
 
 
 @dataclass(frozen=True)

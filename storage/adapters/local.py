@@ -9,7 +9,7 @@ import shutil
 import stat
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from rest_framework import serializers
@@ -24,6 +24,7 @@ from storage.adapters.base import (
     StorageUsage,
     StorageWriter,
     StoredObject,
+    relative_parts,
 )
 
 # Temporary names end with this, so a crashed run's leftovers are recognisable and never listed
@@ -146,16 +147,7 @@ class LocalAdapter(StorageAdapter):
         let a backup overwrite, read or delete arbitrary host files. The resolved check also
         catches a symlink inside the root that points out of it.
         """
-        if "\x00" in path:
-            raise StorageError("A storage path may not contain NUL characters.")
-        relative = PurePosixPath(path)
-        if relative.is_absolute():
-            raise StorageError(f"Storage paths are relative to the location; got {path!r}.")
-        if ".." in relative.parts:
-            raise StorageError(f"Storage paths may not contain '..'; got {path!r}.")
-        if not relative.parts and not allow_root:
-            raise StorageError("An empty storage path names the location's root, not a file.")
-        target = self.root.joinpath(*relative.parts)
+        target = self.root.joinpath(*relative_parts(path, allow_root=allow_root))
         root_resolved = self.root.resolve()
         resolved = target.resolve()
         if resolved != root_resolved and root_resolved not in resolved.parents:

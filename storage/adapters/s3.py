@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any, BinaryIO, ClassVar
 
 import boto3.session
@@ -43,6 +42,7 @@ from storage.adapters.base import (
     StorageWriter,
     StoredObject,
     TransientStorageError,
+    relative_parts,
 )
 
 logger = logging.getLogger(__name__)
@@ -121,16 +121,7 @@ def relative_key(path: str, *, allow_root: bool = False) -> str:
     ``..`` or an absolute path from a job or restore request is still a mistake worth refusing
     rather than a key to store literally.
     """
-    if "\x00" in path:
-        raise StorageError("A storage path may not contain NUL characters.")
-    relative = PurePosixPath(path)
-    if relative.is_absolute():
-        raise StorageError(f"Storage paths are relative to the location; got {path!r}.")
-    if ".." in relative.parts:
-        raise StorageError(f"Storage paths may not contain '..'; got {path!r}.")
-    if not relative.parts and not allow_root:
-        raise StorageError("An empty storage path names the location's root, not a file.")
-    return "/".join(relative.parts)
+    return "/".join(relative_parts(path, allow_root=allow_root))
 
 
 def _error_code(exc: ClientError) -> tuple[str, int, str]:

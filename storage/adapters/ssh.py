@@ -53,6 +53,7 @@ from storage.adapters.base import (
     StorageWriter,
     StoredObject,
     TransientStorageError,
+    relative_parts,
 )
 
 logger = logging.getLogger(__name__)
@@ -469,16 +470,7 @@ class SSHAdapter(StorageAdapter):
         Unlike the local adapter this cannot resolve symlinks on the server; listing and usage
         skip symlinks, and deleting one removes the link only.
         """
-        if "\x00" in path:
-            raise StorageError("A storage path may not contain NUL characters.")
-        relative = PurePosixPath(path)
-        if relative.is_absolute():
-            raise StorageError(f"Storage paths are relative to the location; got {path!r}.")
-        if ".." in relative.parts:
-            raise StorageError(f"Storage paths may not contain '..'; got {path!r}.")
-        if not relative.parts and not allow_root:
-            raise StorageError("An empty storage path names the location's root, not a file.")
-        return str(self.root.joinpath(*relative.parts))
+        return str(self.root.joinpath(*relative_parts(path, allow_root=allow_root)))
 
     def _relative(self, remote: str) -> str:
         return PurePosixPath(remote).relative_to(self.root).as_posix()
