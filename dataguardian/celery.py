@@ -20,6 +20,7 @@ def _configure() -> None:
     app.conf.task_routes = {
         "executions.tasks.run_backup": {"queue": "backups"},
         "executions.tasks.run_restore": {"queue": "backups"},
+        "executions.tasks.verify_backup": {"queue": "backups"},
         "executions.tasks.enqueue_due_jobs": {"queue": "scheduler"},
         "executions.tasks.reap": {"queue": "scheduler"},
         "executions.tasks.run_cleanup": {"queue": "cleanup"},

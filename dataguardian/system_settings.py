@@ -24,6 +24,25 @@ class SmtpConfigSchema(ConfigSchema):
     to = serializers.ListField(child=serializers.EmailField(), min_length=1)
 
 
+class VerificationServerSchema(ConfigSchema):
+    """A database server that verified backups are restored into (no database: a scratch one
+    is created there for each verification and dropped after it)."""
+
+    host = serializers.CharField(max_length=255)
+    port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
+    username = serializers.CharField(max_length=255)
+    password = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    ssl_enabled = serializers.BooleanField(required=False, default=False)
+    maintenance_database = serializers.CharField(
+        max_length=255,
+        required=False,
+        default="postgres",
+        help_text="PostgreSQL: the database connected to for creating the scratch one.",
+    )
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
@@ -58,6 +77,20 @@ SPECS: dict[str, SettingSpec] = {
             "notifications.webhook_url",
             "URL that receives a JSON POST for every notification (empty: none).",
             serializers.URLField(allow_null=True, allow_blank=True, default=None),
+        ),
+        SettingSpec(
+            "verification.postgres_server",
+            "PostgreSQL server that verified backups are restored into (empty: the backup's "
+            "own server and credentials).",
+            VerificationServerSchema(allow_null=True, default=None),
+            secret_fields=frozenset({"password"}),
+        ),
+        SettingSpec(
+            "verification.mysql_server",
+            "MySQL / MariaDB server that verified backups are restored into (empty: the "
+            "backup's own server and credentials).",
+            VerificationServerSchema(allow_null=True, default=None),
+            secret_fields=frozenset({"password"}),
         ),
         SettingSpec(
             "system.max_concurrent_backups",

@@ -26,8 +26,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dataguardian.api import ReadOnlyViewSet
+from dataguardian.queues import PRIORITY_MANUAL
 from dataguardian.registry import ConfigSchema
 from datasources.models import Datasource
+from executions import verification
 from executions.models import BackupChunk, BackupExecution, IllegalTransition
 from executions.restore import RestoreRefused, restore_execution
 from executions.services import enqueue_restore
@@ -264,6 +266,22 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         enqueue_restore(execution)
         return Response(self.get_serializer(execution).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: ExecutionSerializer, 400: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, pk: str | None = None) -> Response:
+        """Restore this completed backup into a scratch target and check it, on a worker.
+        Answers 202 with the backup, its ``metadata.verification`` marked ``queued``; the
+        outcome replaces the marker when the worker is done."""
+        backup: BackupExecution = self.get_object()
+        if not verification.can_verify(backup):
+            return Response(
+                {"detail": f"Only completed backups can be verified; {backup.id} is not one."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        verification.mark_queued(backup)
+        verification.enqueue_verification(backup, priority=PRIORITY_MANUAL)
+        return Response(self.get_serializer(backup).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: ExecutionSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])

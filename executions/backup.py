@@ -241,6 +241,11 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
         entity_id=execution.id,
         metadata={"job_id": str(job.id)},
     )
+    if options.get("verify_after_backup"):
+        # Imported here: verification builds on this module (via restore), not the reverse.
+        from executions.verification import enqueue_verification
+
+        enqueue_verification(execution)
     return True
 
 

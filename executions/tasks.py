@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from dataguardian import system_settings
 from dataguardian.queues import BACKUPS, CLEANUP, SCHEDULER
-from executions import cleanup, scheduler
+from executions import cleanup, scheduler, verification
 from executions.backup import RetryableBackupError, perform_backup
 from executions.models import BackupExecution, IllegalTransition
 from executions.restore import perform_restore
@@ -115,6 +115,28 @@ def run_restore(self: Any, execution_id: str) -> None:
         logger.info("Restore %s is %s; not running it", execution_id, execution.status)
         return
     perform_restore(execution)
+
+
+@shared_task(
+    time_limit=settings.BACKUP_TIME_LIMIT,
+    soft_time_limit=settings.BACKUP_TIME_LIMIT - 60,
+    **BACKUPS.task_options(),
+)
+def verify_backup(execution_id: str) -> None:
+    """Restore a completed backup into a scratch target and check it (see
+    ``executions.verification``). The outcome is recorded on the backup, not raised."""
+    backup = (
+        BackupExecution.objects.select_related("job", "datasource", "storage_location")
+        .filter(pk=execution_id, kind=BackupExecution.Kind.BACKUP)
+        .first()
+    )
+    if backup is None:
+        logger.warning("Backup %s does not exist; not verifying it", execution_id)
+        return
+    try:
+        verification.verify_backup(backup)
+    except verification.VerificationRefused as exc:
+        logger.info("Backup %s not verified: %s", execution_id, exc)
 
 
 @shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())

@@ -41,6 +41,18 @@ class BackupOptionsSchema(ConfigSchema):
     max_file_size_mb = serializers.IntegerField(
         min_value=1, max_value=5 * 1024 * 1024, required=False, allow_null=True
     )
+    verify_after_backup = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Restore each successful backup into a scratch target and check it.",
+    )
+    verification_assertions = serializers.ListField(
+        child=serializers.CharField(max_length=4000),
+        max_length=20,
+        required=False,
+        default=list,
+        help_text="SQL queries run in the verified copy; each must return one truthy value.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

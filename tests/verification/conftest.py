@@ -1,0 +1,86 @@
+"""Fixtures for verified backups: real backups of real local PostgreSQL / MariaDB databases."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+
+from tests.api.conftest import api, token, user  # noqa: F401 - fixtures used by the tests here
+from tests.executions.conftest import make_job, pg_exec  # noqa: F401
+from tests.restore.conftest import PG_CONNECTION, backup_of  # noqa: F401
+
+MARIADB_CONNECTION = {"host": "127.0.0.1", "port": 3306, "username": "root", "password": ""}
+
+
+def scratch_databases() -> list[str]:
+    """PostgreSQL databases a verification created and did not drop."""
+    return [
+        row[0] for row in pg_exec("SELECT datname FROM pg_database WHERE datname LIKE 'dgverify%'")
+    ]
+
+
+def mysql(sql: str) -> str:
+    return subprocess.run(
+        ["mysql", "-h127.0.0.1", "-uroot", "--protocol=TCP", "-N", "-B", "-e", sql],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def scratch_schemas() -> list[str]:
+    """MariaDB schemas a verification created and did not drop."""
+    return mysql("SHOW DATABASES LIKE 'dgverify%'").split()
+
+
+@pytest.fixture
+def shop() -> Iterator[str]:
+    """A small PostgreSQL database, analysed so the backup's row estimate is exact."""
+    name = f"dgtest_verify_{secrets.token_hex(4)}"
+    pg_exec(f"CREATE DATABASE {name}")
+    pg_exec(
+        """
+        CREATE TABLE customers (id serial PRIMARY KEY, name text);
+        INSERT INTO customers (name) SELECT 'name ' || g FROM generate_series(1, 2000) g;
+        CREATE TABLE orders (id serial PRIMARY KEY, customer int, total numeric(10, 2));
+        INSERT INTO orders (customer, total) SELECT g % 2000 + 1, g FROM generate_series(1, 500) g;
+        ANALYZE;
+        """,
+        name,
+    )
+    yield name
+    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def shop_connection(shop: str) -> dict[str, Any]:
+    return {**PG_CONNECTION, "database": shop}
+
+
+@pytest.fixture
+def mariadb_shop() -> Iterator[str]:
+    name = f"dgtest_verify_my_{secrets.token_hex(4)}"
+    mysql(
+        f"CREATE DATABASE {name}; USE {name}; "
+        "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64)); "
+        "INSERT INTO t (v) SELECT CONCAT('row ', seq) FROM seq_1_to_3000; "
+        "CREATE TABLE u (id INT PRIMARY KEY); INSERT INTO u SELECT seq FROM seq_1_to_10; "
+        "ANALYZE TABLE t, u;"
+    )
+    yield name
+    mysql(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
+def broker() -> Iterator[redis.Redis]:
+    """The tests' own Redis database (REDIS_URL), emptied before and after."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
