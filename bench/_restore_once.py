@@ -70,7 +70,7 @@ def timed_feed_tool(argv: Any, env: Any, read: Callable[[int], bytes], **kwargs:
     return timed("feed", original_feed_tool)(argv, env, timed_read, **kwargs)
 
 
-restore_module._verify = timed("verify", restore_module._verify)
+restore_module.verify_chunks = timed("verify", restore_module.verify_chunks)
 postgres_engine.feed_tool = timed_feed_tool  # type: ignore[attr-defined]
 
 started = time.monotonic()

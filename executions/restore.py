@@ -152,14 +152,14 @@ def perform_restore(execution: BackupExecution) -> bool:
     temp_dir = Path(system_settings.get("system.temp_directory")) / f"restore-{execution.id}"
     started = time.monotonic()
     try:
-        manifest = _read_manifest(adapter, backup)
-        chunks = _expected_chunks(adapter, backup, manifest)
+        manifest = read_manifest(adapter, backup)
+        chunks = expected_chunks(adapter, backup, manifest)
         total = sum(chunk.size for chunk in chunks)
-        progress = _Progress(execution, total)
+        progress = RestoreProgress(execution, total)
         with heartbeat(execution.id):
-            _verify(adapter, chunks, manifest, progress)
+            verify_chunks(adapter, chunks, manifest, progress)
             temp_dir.mkdir(parents=True, mode=0o700)
-            with _ChunkReader(adapter, chunks, progress) as raw:
+            with ChunkReader(adapter, chunks, progress) as raw:
                 algorithm = str((manifest.get("compression") or {}).get("algorithm") or "none")
                 stream = open_decompressed(raw, algorithm)
                 result = target.engine().restore(config, options, stream, temp_dir, manifest)
@@ -197,7 +197,7 @@ def perform_restore(execution: BackupExecution) -> bool:
     return True
 
 
-def _read_manifest(adapter: StorageAdapter, backup: BackupExecution) -> dict[str, Any]:
+def read_manifest(adapter: StorageAdapter, backup: BackupExecution) -> dict[str, Any]:
     path = f"{backup.backup_path}/{MANIFEST}"
     try:
         with adapter.open_read(path) as reader:
@@ -213,7 +213,7 @@ def _read_manifest(adapter: StorageAdapter, backup: BackupExecution) -> dict[str
     return manifest
 
 
-def _expected_chunks(
+def expected_chunks(
     adapter: StorageAdapter, backup: BackupExecution, manifest: dict[str, Any]
 ) -> list[Chunk]:
     """The chunks as the manifest lists them, which ``SHA256SUMS`` and the database's chunk
@@ -244,7 +244,7 @@ def _expected_chunks(
     return chunks
 
 
-class _Progress:
+class RestoreProgress:
     """Writes phase and byte counts to the execution every ``PROGRESS_INTERVAL`` seconds,
     and notices a cancel there."""
 
@@ -287,8 +287,11 @@ def _open_chunk(adapter: StorageAdapter, chunk: Chunk, stack: ExitStack) -> Bina
         ) from exc
 
 
-def _verify(
-    adapter: StorageAdapter, chunks: list[Chunk], manifest: dict[str, Any], progress: _Progress
+def verify_chunks(
+    adapter: StorageAdapter,
+    chunks: list[Chunk],
+    manifest: dict[str, Any],
+    progress: RestoreProgress,
 ) -> None:
     """First pass: every chunk present, of its recorded size and SHA-256, and the whole
     artifact of the manifest's SHA-256. Streams; holds one read in memory."""
@@ -313,11 +316,13 @@ def _verify(
         raise RestoreError("The artifact's SHA-256 does not match the manifest.")
 
 
-class _ChunkReader:
+class ChunkReader:
     """Second pass: the chunks read in order as one stream, each hashed again. A chunk whose
     bytes differ from the verified ones raises before its last byte is handed on."""
 
-    def __init__(self, adapter: StorageAdapter, chunks: list[Chunk], progress: _Progress) -> None:
+    def __init__(
+        self, adapter: StorageAdapter, chunks: list[Chunk], progress: RestoreProgress
+    ) -> None:
         self._adapter = adapter
         self._chunks = chunks
         self._progress = progress
@@ -327,7 +332,7 @@ class _ChunkReader:
         self._digest = hashlib.sha256()
         self._size = 0
 
-    def __enter__(self) -> _ChunkReader:
+    def __enter__(self) -> ChunkReader:
         self._progress.start("restore")
         return self
 

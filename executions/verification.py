@@ -48,11 +48,11 @@ from executions.backup import scrub
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.restore import (
-    _ChunkReader,
-    _expected_chunks,
-    _Progress,
-    _read_manifest,
-    _verify,
+    ChunkReader,
+    RestoreProgress,
+    expected_chunks,
+    read_manifest,
+    verify_chunks,
 )
 from notifications.models import EntityType, NotificationType, Severity
 from notifications.service import notify
@@ -188,7 +188,7 @@ def _secrets_of(backup: BackupExecution) -> list[str]:
 # --- Restoring into the scratch target ------------------------------------------------------
 
 
-class _CountingProgress(_Progress):
+class _CountingProgress(RestoreProgress):
     """Counts bytes without writing anywhere: a verification has no execution of its own to
     report progress into, and the backup's record must stay as the backup left it."""
 
@@ -201,13 +201,13 @@ def _restore_into(
 ) -> dict[str, Any]:
     location = backup.storage_location
     adapter: StorageAdapter = location.adapter(location.config)
-    manifest = _read_manifest(adapter, backup)
-    chunks = _expected_chunks(adapter, backup, manifest)
+    manifest = read_manifest(adapter, backup)
+    chunks = expected_chunks(adapter, backup, manifest)
     progress = _CountingProgress(backup, sum(chunk.size for chunk in chunks))
-    _verify(adapter, chunks, manifest, progress)
+    verify_chunks(adapter, chunks, manifest, progress)
     work = temp_dir / "work"
     work.mkdir(mode=0o700)
-    with _ChunkReader(adapter, chunks, progress) as raw:
+    with ChunkReader(adapter, chunks, progress) as raw:
         algorithm = str((manifest.get("compression") or {}).get("algorithm") or "none")
         stream = open_decompressed(raw, algorithm)
         result: dict[str, Any] = backup.datasource.engine().restore(

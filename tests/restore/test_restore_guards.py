@@ -206,7 +206,7 @@ def test_the_command_exits_non_zero_when_the_restore_fails(backup_of, tmp_path):
 def test_a_chunk_changed_after_verification_stops_the_restore_tool(
     chunked_pg_backup, datasource_of, scratch_pg_target, monkeypatch
 ):
-    real_verify = restore_module._verify
+    real_verify = restore_module.verify_chunks
     chunk = chunked_pg_backup.chunks.order_by("chunk_number").last()
     path = artifact_dir(chunked_pg_backup) / Path(chunk.file_path).name
 
@@ -216,7 +216,7 @@ def test_a_chunk_changed_after_verification_stops_the_restore_tool(
         data[-100] ^= 0x01
         path.write_bytes(bytes(data))
 
-    monkeypatch.setattr(restore_module, "_verify", verify_then_tamper)
+    monkeypatch.setattr(restore_module, "verify_chunks", verify_then_tamper)
     target = datasource_of("postgres", {**PG_CONNECTION, "database": scratch_pg_target})
     restore = _restore_into(chunked_pg_backup, target)
     assert restore.status == BackupExecution.Status.FAILED
@@ -228,14 +228,14 @@ def test_a_sqlite_chunk_changed_after_verification_leaves_the_target_unchanged(
 ):
     source = _sqlite_db(tmp_path / "app.db", 2000)
     backup = backup_of("sqlite", {"file_path": str(source)}, compression="none")
-    real_verify = restore_module._verify
+    real_verify = restore_module.verify_chunks
     path = artifact_dir(backup) / "backup.db"
 
     def verify_then_tamper(*args, **kwargs) -> None:
         real_verify(*args, **kwargs)
         path.write_bytes(path.read_bytes()[:-1] + b"\x00")
 
-    monkeypatch.setattr(restore_module, "_verify", verify_then_tamper)
+    monkeypatch.setattr(restore_module, "verify_chunks", verify_then_tamper)
     target = _sqlite_db(tmp_path / "target.db", 3)
     before = target.read_bytes()
     execution = restore_execution(backup, target_path=str(target), options={}, confirm=True)
@@ -258,7 +258,7 @@ def test_progress_reports_the_verify_phase_then_the_restore_phase(backup_of, tmp
     def record() -> None:
         seen.append(BackupExecution.objects.get(pk=execution.pk).progress)
 
-    real_verify = restore_module._verify
+    real_verify = restore_module.verify_chunks
 
     def verify_and_record(*args, **kwargs) -> None:
         real_verify(*args, **kwargs)
@@ -274,7 +274,7 @@ def test_progress_reports_the_verify_phase_then_the_restore_phase(backup_of, tmp
                 record()
             return data
 
-    monkeypatch.setattr(restore_module, "_verify", verify_and_record)
+    monkeypatch.setattr(restore_module, "verify_chunks", verify_and_record)
     monkeypatch.setattr(
         restore_module,
         "open_decompressed",
