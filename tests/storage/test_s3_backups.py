@@ -183,3 +183,19 @@ def test_a_connection_dropped_mid_upload_fails_the_run_and_leaves_nothing(
     assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     for text in (message, str(execution.error_stack), caplog.text):
         assert SECRET not in text
+
+
+def test_a_postgres_backup_in_s3_restores_through_dataguardian(
+    moto: MotoServer, s3_bucket: str, pg_database: str, scratch_pg_target: str
+) -> None:
+    from executions.restore import perform_restore, restore_execution
+
+    job = make_job(pg_database, s3_config(moto.url, s3_bucket), max_file_size_mb=1)
+    backup = _run(job)
+    assert backup.status == BackupExecution.Status.COMPLETED, backup.error_message
+    target = DatasourceFactory.create(
+        type="postgres", connection_config={**PG_CONNECTION, "database": scratch_pg_target}
+    )
+    restore = restore_execution(backup, target_datasource=target, confirm=True)
+    assert perform_restore(restore), restore.error_message
+    assert pg_table_checksums(scratch_pg_target) == pg_table_checksums(pg_database)

@@ -179,3 +179,18 @@ def test_a_connection_dropped_mid_upload_fails_the_run_and_leaves_nothing(
     assert [p for p in ssh_root.rglob("*") if p.is_file()] == []
     assert not execution.chunks.exists()
     _assert_no_secret(message + str(execution.error_stack) + caplog.text, ssh_config)
+
+
+def test_a_postgres_backup_on_sftp_restores_through_dataguardian(
+    ssh_job: BackupJob, pg_database: str, scratch_pg_target: str
+) -> None:
+    from executions.restore import perform_restore, restore_execution
+
+    backup = _run(ssh_job)
+    assert backup.status == BackupExecution.Status.COMPLETED, backup.error_message
+    target = DatasourceFactory.create(
+        type="postgres", connection_config={**PG_CONNECTION, "database": scratch_pg_target}
+    )
+    restore = restore_execution(backup, target_datasource=target, confirm=True)
+    assert perform_restore(restore), restore.error_message
+    assert pg_table_checksums(scratch_pg_target) == pg_table_checksums(pg_database)
