@@ -32,7 +32,7 @@ from datasources.models import Datasource
 from executions import verification
 from executions.models import BackupChunk, BackupExecution, IllegalTransition
 from executions.restore import RestoreRefused, restore_execution
-from executions.services import enqueue_restore
+from executions.services import enqueue_restore, enqueue_verification
 from storage.adapters.base import StorageError
 
 #: Bytes read from storage per step of a download.
@@ -280,7 +280,7 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         verification.mark_queued(backup)
-        verification.enqueue_verification(backup, priority=PRIORITY_MANUAL)
+        enqueue_verification(backup, priority=PRIORITY_MANUAL)
         return Response(self.get_serializer(backup).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: ExecutionSerializer, 409: OpenApiTypes.OBJECT})

@@ -26,6 +26,7 @@ from executions.heartbeat import heartbeat
 from executions.models import BackupChunk, BackupExecution
 from executions.pipeline.compression import make_compressor
 from executions.pipeline.stream import PipelineResult, Progress, artifact_names, run_pipeline
+from executions.services import enqueue_verification
 from notifications.models import EntityType, NotificationType, Severity
 from notifications.service import notify
 from storage.adapters.base import StorageAdapter, StorageError, TransientStorageError
@@ -242,9 +243,6 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
         metadata={"job_id": str(job.id)},
     )
     if options.get("verify_after_backup"):
-        # Imported here: verification builds on this module (via restore), not the reverse.
-        from executions.verification import enqueue_verification
-
         enqueue_verification(execution)
     return True
 

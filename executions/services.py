@@ -74,12 +74,22 @@ def enqueue_backup(execution: BackupExecution) -> None:
     enqueue_backups([execution])
 
 
-def enqueue_restore(execution: BackupExecution) -> None:
-    """Send a restore execution to the backups queue, at manual priority, once the current
-    transaction commits: somebody asked for it and is waiting."""
-    from executions.tasks import run_restore
+def _send_on_commit(task_name: str, execution: BackupExecution, priority: int) -> None:
+    """Send ``executions.tasks.<task_name>(execution id)`` once the current transaction
+    commits, so the worker can see the row it is given."""
+    from executions import tasks
 
+    task = getattr(tasks, task_name)
     execution_id = str(execution.id)
-    transaction.on_commit(
-        lambda: run_restore.apply_async(args=[execution_id], priority=PRIORITY_MANUAL)
-    )
+    transaction.on_commit(lambda: task.apply_async(args=[execution_id], priority=priority))
+
+
+def enqueue_restore(execution: BackupExecution) -> None:
+    """Send a restore execution to the backups queue, at manual priority: somebody asked for
+    it and is waiting."""
+    _send_on_commit("run_restore", execution, PRIORITY_MANUAL)
+
+
+def enqueue_verification(backup: BackupExecution, priority: int = PRIORITY_SCHEDULED) -> None:
+    """Send the verification of a completed backup to the backups queue."""
+    _send_on_commit("verify_backup", backup, priority)

@@ -41,7 +41,6 @@ from django.utils import timezone
 from psycopg import sql
 
 from dataguardian import system_settings
-from dataguardian.queues import PRIORITY_SCHEDULED
 from datasources.engines.mysql import option_file
 from datasources.engines.process import run_tool, secret_file, tool_env
 from executions.backup import scrub
@@ -158,15 +157,6 @@ def mark_queued(backup: BackupExecution) -> dict[str, Any]:
     marker = {"status": "queued", "queued_at": timezone.now().isoformat()}
     _record(backup, marker)
     return marker
-
-
-def enqueue_verification(backup: BackupExecution, priority: int = PRIORITY_SCHEDULED) -> None:
-    """Send ``verify_backup`` for ``backup`` to the backups queue once the current transaction
-    commits, so the worker sees the completed backup."""
-    from executions.tasks import verify_backup as task
-
-    backup_id = str(backup.id)
-    transaction.on_commit(lambda: task.apply_async(args=[backup_id], priority=priority))
 
 
 def _record(backup: BackupExecution, verification: dict[str, Any]) -> None:
