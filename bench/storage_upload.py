@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.storage.s3server import adapter_config, moto_server  # noqa: E402
-from tests.storage.sshd import SSHD, _keygen, _wait_for_banner, free_port  # noqa: E402
+from tests.storage.sshd import _keygen, running_sshd  # noqa: E402
 
 MIB = 1024 * 1024
 RATIO_TARGET = 1.15
@@ -82,33 +82,11 @@ def ssh_server(base: Path) -> Iterator[dict[str, Any]]:
     authorized.chmod(0o644)
     remote = base / "remote"
     remote.mkdir()
-    port = free_port()
-    config = base / "sshd_config"
-    config.write_text(
-        f"""
-Port {port}
-ListenAddress 127.0.0.1
-HostKey {base / "host_ed25519"}
-PidFile {base / "sshd.pid"}
-AuthorizedKeysFile {authorized}
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-Subsystem sftp internal-sftp
-LogLevel ERROR
-"""
-    )
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    log = base / "sshd.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)], stdout=log_file, stderr=subprocess.STDOUT
-        )
-    try:
-        _wait_for_banner(port, process, log)
+    with running_sshd(base, authorized, password_auth=False, settings="LogLevel ERROR") as (
+        port,
+        _process,
+        _log,
+    ):
         yield {
             "host": "127.0.0.1",
             "port": port,
@@ -119,13 +97,6 @@ LogLevel ERROR
             "host_key": (base / "host_ed25519.pub").read_text().strip(),
             "remote_path": str(remote),
         }
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def run_child(job: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:

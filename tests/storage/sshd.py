@@ -130,6 +130,51 @@ def _wait_for_banner(port: int, process: subprocess.Popen[bytes], log: Path) -> 
     raise RuntimeError(f"sshd did not answer on port {port}: {log.read_text()}")
 
 
+@contextlib.contextmanager
+def running_sshd(
+    base: Path, authorized: Path, *, password_auth: bool, settings: str = ""
+) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
+    """Run ``sshd`` on a free loopback port with the host key ``base/host_ed25519`` and the
+    given ``authorized_keys``, logging root in; yield the port, the process and its log, and
+    stop it afterwards. ``settings`` are extra sshd_config lines."""
+    port = free_port()
+    config = base / "sshd_config"
+    config.write_text(
+        f"""
+Port {port}
+ListenAddress 127.0.0.1
+HostKey {base / "host_ed25519"}
+PidFile {base / "sshd.pid"}
+AuthorizedKeysFile {authorized}
+UsePAM no
+StrictModes no
+PermitRootLogin yes
+PubkeyAuthentication yes
+PasswordAuthentication {"yes" if password_auth else "no"}
+KbdInteractiveAuthentication no
+Subsystem sftp internal-sftp
+{settings}
+"""
+    )
+    # The privilege-separation directory the packaged sshd expects; a bare container lacks it.
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    log = base / "sshd.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)], stdout=log_file, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_for_banner(port, process, log)
+        yield port, process, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     if os.geteuid() != 0:
@@ -149,56 +194,27 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     authorized.chmod(0o644)
     password = secrets.token_urlsafe(16)
     created_user, user = _ensure_password_user(password)
-    port = free_port()
-    config = base / "sshd_config"
-    config.write_text(
-        f"""
-Port {port}
-ListenAddress 127.0.0.1
-HostKey {base / "host_ed25519"}
-PidFile {base / "sshd.pid"}
-AuthorizedKeysFile {authorized}
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-PubkeyAuthentication yes
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-MaxStartups 50
-MaxAuthTries 10
-Subsystem sftp internal-sftp
-LogLevel VERBOSE
-"""
-    )
-    # The privilege-separation directory the packaged sshd expects; a bare container lacks it.
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    log = base / "sshd.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)], stdout=log_file, stderr=subprocess.STDOUT
-        )
     try:
-        _wait_for_banner(port, process, log)
-        yield SSHServer(
-            port=port,
-            pid=process.pid,
-            host_key_line=(base / "host_ed25519.pub").read_text().strip(),
-            ed25519_key=(base / "client_ed25519").read_text(),
-            rsa_key=(base / "client_rsa").read_text(),
-            rsa_passphrase=rsa_passphrase,
-            password_user=PASSWORD_USER,
-            password=password,
-            password_user_uid=user.pw_uid,
-            password_user_gid=user.pw_gid,
-            log=log,
-        )
+        with running_sshd(
+            base,
+            authorized,
+            password_auth=True,
+            settings="MaxStartups 50\nMaxAuthTries 10\nLogLevel VERBOSE",
+        ) as (port, process, log):
+            yield SSHServer(
+                port=port,
+                pid=process.pid,
+                host_key_line=(base / "host_ed25519.pub").read_text().strip(),
+                ed25519_key=(base / "client_ed25519").read_text(),
+                rsa_key=(base / "client_rsa").read_text(),
+                rsa_passphrase=rsa_passphrase,
+                password_user=PASSWORD_USER,
+                password=password,
+                password_user_uid=user.pw_uid,
+                password_user_gid=user.pw_gid,
+                log=log,
+            )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         if created_user:
             subprocess.run(["userdel", PASSWORD_USER], check=False, capture_output=True)
 
