@@ -163,7 +163,9 @@ def run_reference(db: str, out_dir: Path) -> float:
     return elapsed
 
 
-def run_dataguardian(job_id: str, env: dict[str, str], storage: Path) -> dict[str, object]:
+def backup_once(job_id: str, env: dict[str, str]) -> dict[str, object]:
+    """One DataGuardian backup of ``job_id`` in a fresh process (``_backup_once.py``): its
+    figures, plus ``wall_seconds`` of the whole process."""
     started = time.monotonic()
     out = subprocess.run(
         [sys.executable, "bench/_backup_once.py", job_id],
@@ -178,6 +180,11 @@ def run_dataguardian(job_id: str, env: dict[str, str], storage: Path) -> dict[st
     if not result["ok"]:
         raise SystemExit(f"DataGuardian backup failed: {result['error']}")
     result["wall_seconds"] = elapsed
+    return result
+
+
+def run_dataguardian(job_id: str, env: dict[str, str], storage: Path) -> dict[str, object]:
+    result = backup_once(job_id, env)
     shutil.rmtree(storage / str(result["path"]).split("/")[0], ignore_errors=True)
     return result
 

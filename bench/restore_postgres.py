@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from backup_postgres import ROOT, build_database, sql
+from backup_postgres import ROOT, backup_once, build_database, sql
 
 META_DB = "dataguardian_bench_restore"
 REDIS_URL = "redis://127.0.0.1:6379/5"
@@ -81,21 +81,6 @@ print(job.id)
         text=True,
     ).stdout
     return env, out.strip().splitlines()[-1]
-
-
-def take_backup(job_id: str, env: dict[str, str]) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "bench/_backup_once.py", job_id],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
-    if not result["ok"]:
-        raise SystemExit(f"DataGuardian backup failed: {result['error']}")
-    return result
 
 
 def artifact_chunks(storage: Path, backup_path: str) -> list[Path]:
@@ -180,7 +165,7 @@ def main() -> None:
     storage.mkdir()
     try:
         env, job_id = setup_metadata(work, storage, args.db)
-        backup = take_backup(job_id, env)
+        backup = backup_once(job_id, env)
         backup_path = str(backup["path"])
         chunks = artifact_chunks(storage, backup_path)
         stored = sum(c.stat().st_size for c in chunks)
