@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from dataguardian.registry import ConfigSchema
-from storage.adapters.s3 import S3CompatibleAdapter, S3Settings
+from storage.adapters.s3 import S3CompatibleAdapter, S3Settings, checksums_field
 
 
 class BackblazeConfig(ConfigSchema):
@@ -20,6 +20,7 @@ class BackblazeConfig(ConfigSchema):
     region = serializers.CharField(max_length=64, required=False, default="us-west-004")
     endpoint = serializers.URLField(required=False, allow_null=True, allow_blank=True, default=None)
     prefix = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
+    checksums = checksums_field()
 
 
 class BackblazeAdapter(S3CompatibleAdapter):
@@ -42,4 +43,5 @@ class BackblazeAdapter(S3CompatibleAdapter):
             secret_access_key=config["application_key"],
             # B2 has no storage classes: every object is stored the same way.
             endpoint_url=config.get("endpoint") or f"https://s3.{region}.backblazeb2.com",
+            checksums=config.get("checksums") or "auto",
         )

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from dataguardian.registry import ConfigSchema
-from storage.adapters.s3 import S3CompatibleAdapter, S3Settings
+from storage.adapters.s3 import S3CompatibleAdapter, S3Settings, checksums_field
 
 
 class MinIOConfig(ConfigSchema):
@@ -18,6 +18,7 @@ class MinIOConfig(ConfigSchema):
     use_ssl = serializers.BooleanField(required=False, default=True)
     region = serializers.CharField(max_length=64, required=False, default="us-east-1")
     prefix = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
+    checksums = checksums_field()
 
 
 def endpoint_url(endpoint: str, use_ssl: bool) -> str:
@@ -47,4 +48,5 @@ class MinIOAdapter(S3CompatibleAdapter):
             access_key_id=config["access_key"],
             secret_access_key=config["secret_key"],
             endpoint_url=endpoint_url(config["endpoint"], bool(config.get("use_ssl", True))),
+            checksums=config.get("checksums") or "auto",
         )

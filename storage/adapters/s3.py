@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar
+from urllib.parse import urlsplit
 
 import boto3.session
 from botocore.config import Config
@@ -55,6 +56,9 @@ DEFAULT_PART_SIZE = 16 * MIB
 # Parts held in memory at once by an upload: one filling while the previous one is sent.
 UPLOAD_BUFFERS = 2
 MAX_PART_SIZE = 5 * 1024 * MIB
+# The checksum sent with every part and object when checksums are on; botocore computes it
+# without optional dependencies, and every service that takes flexible checksums accepts it.
+CHECKSUM_ALGORITHM = "CRC32"
 # The service's hard limit on parts per upload.
 MAX_PARTS = 10_000
 # The hint is an estimate; sizing parts for 1.5 times it, over 9,000 parts, leaves room for an
@@ -98,6 +102,22 @@ class S3Settings:
     secret_access_key: str = field(repr=False)
     endpoint_url: str | None = None
     storage_class: str | None = None
+    # The ``checksums`` option as configured: "auto", "on" or "off" (see ``checksums_on``).
+    checksums: str = "auto"
+
+    @property
+    def checksums_on(self) -> bool:
+        """Whether uploads carry a CRC32 per part (and per object) for the service to verify.
+
+        ``auto`` turns them on for Amazon S3 itself, which verifies them, and off for any other
+        endpoint: several S3-compatible services reject the checksum headers.
+        """
+        if self.checksums != "auto":
+            return self.checksums == "on"
+        if not self.endpoint_url:
+            return True
+        host = urlsplit(self.endpoint_url).hostname or ""
+        return host == "amazonaws.com" or host.endswith(".amazonaws.com")
 
 
 def part_size_for(size_hint: int | None) -> int:
@@ -274,7 +294,7 @@ class _S3Writer:
 
     def _start_upload(self) -> str:
         if self._upload_id is None:
-            kwargs = self._adapter.object_arguments()
+            kwargs = self._adapter.object_arguments(multipart=True)
             doing = f"start the upload of {self._adapter.describe(self._key)}"
             try:
                 answer = self._adapter.client.create_multipart_upload(
@@ -317,6 +337,7 @@ class _S3Writer:
     def _upload_part(self, upload_id: str, number: int, body: bytearray) -> dict[str, Any]:
         """Runs in the upload thread; its exception surfaces in the writer's thread."""
         doing = f"upload part {number} of {self._adapter.describe(self._key)}"
+        checksum = self._adapter.checksum_arguments()
         for delay in (*PART_RETRY_DELAYS, None):
             try:
                 answer = self._adapter.client.upload_part(
@@ -325,6 +346,7 @@ class _S3Writer:
                     UploadId=upload_id,
                     PartNumber=number,
                     Body=body,
+                    **checksum,
                 )
                 break
             except Exception as exc:
@@ -332,7 +354,12 @@ class _S3Writer:
                     raise translate_error(exc, doing) from exc
                 logger.warning("Retrying %s in %.0f s: %s", doing, delay, type(exc).__name__)
                 time.sleep(delay)
-        return {"ETag": answer["ETag"], "PartNumber": number}
+        part = {"ETag": answer["ETag"], "PartNumber": number}
+        if checksum:
+            # The service checked the part against it; completion names it again, so the
+            # object's own checksum is built from what was verified.
+            part[f"Checksum{CHECKSUM_ALGORITHM}"] = answer[f"Checksum{CHECKSUM_ALGORITHM}"]
+        return part
 
     def _drain(self) -> None:
         """Wait for every part in flight, raising the first failure in part order."""
@@ -345,7 +372,11 @@ class _S3Writer:
         condition = {"IfNoneMatch": "*"} if self._adapter.conditional_write_supported() else {}
         if self._upload_id is None:
             doing = f"write {self._adapter.describe(self._key)}"
-            kwargs = {**self._adapter.object_arguments(), **condition}
+            kwargs = {
+                **self._adapter.object_arguments(),
+                **self._adapter.checksum_arguments(),
+                **condition,
+            }
             body = self._buffer if self._buffer is not None else bytearray()
             call: Any = lambda: client.put_object(  # noqa: E731
                 Bucket=bucket, Key=self._key, Body=body, **kwargs
@@ -429,6 +460,7 @@ class S3CompatibleAdapter(StorageAdapter):
         """The boto3 client, created on first use so building an adapter costs nothing."""
         if self._client is None:
             settings = self.settings
+            checking = "when_supported" if settings.checksums_on else "when_required"
             config = Config(
                 retries={"mode": "standard", "max_attempts": BOTOCORE_MAX_ATTEMPTS},
                 connect_timeout=10,
@@ -437,15 +469,10 @@ class S3CompatibleAdapter(StorageAdapter):
                 # Virtual-host addressing needs DNS for every bucket name; self-hosted
                 # endpoints rarely have it.
                 s3={"addressing_style": "path"} if settings.endpoint_url else None,
-                # Newer botocore adds CRC checksum headers to every upload by default; several
-                # S3-compatible services reject them, so third-party endpoints only get them
-                # where the API requires a checksum.
-                request_checksum_calculation=(
-                    "when_required" if settings.endpoint_url else "when_supported"
-                ),
-                response_checksum_validation=(
-                    "when_required" if settings.endpoint_url else "when_supported"
-                ),
+                # With checksums off, botocore adds none of its CRC headers beyond those the
+                # API requires (DeleteObjects); with them on, downloads are checked too.
+                request_checksum_calculation=checking,
+                response_checksum_validation=checking,
             )
             self._client = boto3.session.Session().client(
                 "s3",
@@ -471,10 +498,18 @@ class S3CompatibleAdapter(StorageAdapter):
     def describe(self, key: str) -> str:
         return f"s3://{self.settings.bucket}/{key}"
 
-    def object_arguments(self) -> dict[str, Any]:
-        """Arguments for every object created: the storage class, where one is set."""
+    def object_arguments(self, *, multipart: bool = False) -> dict[str, Any]:
+        """Arguments for every object created: the storage class, where one is set, and for a
+        multipart upload the checksum algorithm its parts will carry."""
         storage_class = self.settings.storage_class
-        return {"StorageClass": storage_class} if storage_class else {}
+        arguments: dict[str, Any] = {"StorageClass": storage_class} if storage_class else {}
+        if multipart:
+            arguments.update(self.checksum_arguments())
+        return arguments
+
+    def checksum_arguments(self) -> dict[str, Any]:
+        """``ChecksumAlgorithm`` for a request that sends object data, when checksums are on."""
+        return {"ChecksumAlgorithm": CHECKSUM_ALGORITHM} if self.settings.checksums_on else {}
 
     def conditional_write_supported(self) -> bool:
         """``If-None-Match`` needs both the service and a botocore recent enough to send it."""
@@ -515,7 +550,7 @@ class S3CompatibleAdapter(StorageAdapter):
 
     @contextmanager
     def _open_write(self, path: str, size_hint: int | None) -> Iterator[StorageWriter]:
-        """Stream an upload of unknown length holding at most one part in memory.
+        """Stream an upload of unknown length holding at most two parts in memory.
 
         Any exception, ``KeyboardInterrupt`` and task time limits included, aborts the
         multipart upload, so a failed run leaves no object and no stored parts behind.
@@ -683,6 +718,19 @@ class S3CompatibleAdapter(StorageAdapter):
         # Listing is allowed though HEAD is not (a narrow bucket policy): the probe decides.
 
 
+def checksums_field() -> serializers.ChoiceField:
+    """The ``checksums`` option every S3-speaking type has: ``auto``, ``on`` or ``off``."""
+    return serializers.ChoiceField(
+        choices=["auto", "on", "off"],
+        required=False,
+        default="auto",
+        help_text=(
+            "CRC32 checksums on uploads, verified by the service: auto (on for Amazon S3, "
+            "off for other endpoints), on, or off."
+        ),
+    )
+
+
 class S3Config(ConfigSchema):
     endpoint = serializers.URLField(required=False, allow_null=True, allow_blank=True, default=None)
     bucket = serializers.CharField(min_length=3, max_length=63)
@@ -704,6 +752,7 @@ class S3Config(ConfigSchema):
         allow_null=True,
     )
     prefix = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
+    checksums = checksums_field()
 
 
 class S3Adapter(S3CompatibleAdapter):
@@ -722,4 +771,5 @@ class S3Adapter(S3CompatibleAdapter):
             secret_access_key=config["secret_access_key"],
             endpoint_url=config.get("endpoint") or None,
             storage_class=config.get("storage_class") or None,
+            checksums=config.get("checksums") or "auto",
         )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from rest_framework import serializers
 
 from storage.adapters import s3
 from storage.adapters.backblaze import BackblazeAdapter
@@ -456,6 +457,93 @@ MEMORY_PROBE = textwrap.dedent(
                       "seconds": seconds}))
     """
 )
+
+
+# -- checksums ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "endpoint", "checksums", "expected"),
+    [
+        ("s3", None, "auto", True),
+        ("s3", "https://s3.eu-west-1.amazonaws.com", "auto", True),
+        ("s3", "https://s3.wasabisys.com", "auto", False),
+        ("s3", "https://amazonaws.com.example.org", "auto", False),
+        ("s3", "https://s3.wasabisys.com", "on", True),
+        ("s3", None, "off", False),
+        ("minio", None, "auto", False),
+        ("minio", None, "on", True),
+        ("backblaze", None, "auto", False),
+    ],
+)
+def test_checksums_are_on_for_amazon_and_off_elsewhere_unless_chosen(
+    kind: str, endpoint: str | None, checksums: str, expected: bool
+) -> None:
+    config = adapter_config(kind, "http://127.0.0.1:1", "bucket")
+    if kind == "s3":
+        config["endpoint"] = endpoint
+    config = ADAPTERS[kind].validate_config({**config, "checksums": checksums})
+    assert ADAPTERS[kind](config).settings.checksums_on is expected
+
+
+def test_checksums_default_to_auto_and_refuse_other_values() -> None:
+    config = adapter_config("s3", "http://127.0.0.1:1", "bucket")
+    assert S3Adapter.validate_config(config)["checksums"] == "auto"
+    with pytest.raises(serializers.ValidationError) as caught:
+        S3Adapter.validate_config({**config, "checksums": "md5"})
+    assert "checksums" in str(caught.value)
+
+
+def with_checksums(moto: MotoServer, bucket: str, checksums: str) -> S3Adapter:
+    config = {**adapter_config("s3", moto.url, bucket), "checksums": checksums}
+    return S3Adapter(S3Adapter.validate_config(config))
+
+
+def checksum_headers(adapter: S3CompatibleAdapter) -> list[tuple[str, dict[str, str]]]:
+    """The operation and checksum headers of every request the adapter sends from now on."""
+    sent: list[tuple[str, dict[str, str]]] = []
+
+    def record(request: Any, event_name: str, **_: Any) -> None:
+        headers = {
+            name.lower(): value.decode() if isinstance(value, bytes) else value
+            for name, value in request.headers.items()
+            if "checksum" in name.lower()
+        }
+        sent.append((event_name.rsplit(".", 1)[-1], headers))
+
+    adapter.client.meta.events.register("before-send.s3.*", record)
+    return sent
+
+
+@pytest.mark.parametrize("size", [10, 20 * MIB + 5], ids=["single", "multipart"])
+def test_with_checksums_on_every_part_carries_a_crc32_the_service_stores(
+    moto: MotoServer, s3_bucket: str, size: int
+) -> None:
+    adapter = with_checksums(moto, s3_bucket, "on")
+    sent = checksum_headers(adapter)
+    data = pieces(size)
+    write(adapter, "checked", data, size_hint=1)
+    checked = [operation for operation, headers in sent if "x-amz-checksum-crc32" in headers]
+    assert checked == (["PutObject"] if size == 10 else ["UploadPart"] * 3)
+    head = moto.client().head_object(Bucket=s3_bucket, Key="checked", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"]
+    assert read(adapter, "checked") == b"".join(data)
+
+
+def test_with_checksums_off_no_request_carries_checksum_headers(
+    moto: MotoServer, s3_bucket: str
+) -> None:
+    adapter = with_checksums(moto, s3_bucket, "off")
+    sent = checksum_headers(adapter)
+    data = pieces(20 * MIB + 5)
+    write(adapter, "plain", data, size_hint=1)
+    write(adapter, "small", [b"x"])
+    assert read(adapter, "plain") == b"".join(data)
+    adapter.delete("small")
+    # DeleteObjects is the one call the API requires a checksum for.
+    assert [operation for operation, headers in sent if headers] == ["DeleteObjects"]
+    head = moto.client().head_object(Bucket=s3_bucket, Key="plain", ChecksumMode="ENABLED")
+    assert "ChecksumCRC32" not in head
 
 
 @pytest.mark.slow
