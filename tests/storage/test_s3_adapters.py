@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from rest_framework import serializers
 
-from storage.adapters import s3
 from storage.adapters.backblaze import BackblazeAdapter
 from storage.adapters.base import (
     StorageAuthFailed,
@@ -33,6 +32,8 @@ from storage.adapters.s3 import (
     part_size_for,
     relative_key,
 )
+from storage.adapters.s3 import adapter as s3_adapter
+from storage.adapters.s3 import writer as s3_writer
 from tests.storage.conftest import AuthServer
 from tests.storage.s3server import MotoServer, adapter_config, cuttable_proxy, free_port
 
@@ -281,7 +282,7 @@ def test_more_parts_than_the_limit_fail_clearly_before_sending_and_abort(
     moto: MotoServer, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     adapter = make_adapter("s3", moto.url, s3_bucket)
-    monkeypatch.setattr(s3, "MAX_PARTS", 2)
+    monkeypatch.setattr(s3_writer, "MAX_PARTS", 2)
     with pytest.raises(StorageError, match="max_file_size_mb") as info:
         write(adapter, "huge", pieces(8 * MIB * 2 + 1), size_hint=1)
     assert "exceeded the limit of 2 parts of 8 MiB" in str(info.value)
@@ -323,8 +324,8 @@ def test_a_dropped_part_upload_is_retried_by_the_adapter_and_succeeds(
     # botocore's own retries are off, so the drops reach the adapter's per-part loop. Below
     # botocore, a request cut before any answer is sent once more on a new connection, so one
     # adapter attempt costs two dropped requests.
-    monkeypatch.setattr(s3, "BOTOCORE_MAX_ATTEMPTS", 1)
-    monkeypatch.setattr(s3, "PART_RETRY_DELAYS", (0.05, 0.05))
+    monkeypatch.setattr(s3_adapter, "BOTOCORE_MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(s3_writer, "PART_RETRY_DELAYS", (0.05, 0.05))
     with cuttable_proxy(moto.port) as proxy:
         adapter = make_adapter("s3", proxy.url, s3_bucket)
         data = pieces(9 * MIB)
@@ -343,8 +344,8 @@ def test_a_part_upload_dropped_every_time_fails_as_transient_and_aborts(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(s3, "BOTOCORE_MAX_ATTEMPTS", 1)
-    monkeypatch.setattr(s3, "PART_RETRY_DELAYS", (0.05, 0.05))
+    monkeypatch.setattr(s3_adapter, "BOTOCORE_MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(s3_writer, "PART_RETRY_DELAYS", (0.05, 0.05))
     with cuttable_proxy(moto.port) as proxy:
         adapter = make_adapter("s3", proxy.url, s3_bucket)
         proxy.cut()
@@ -370,7 +371,7 @@ def test_a_reachable_bucket_passes_the_connection_test_and_leaves_no_probe(
 
 
 def test_a_closed_port_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(s3, "BOTOCORE_MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(s3_adapter, "BOTOCORE_MAX_ATTEMPTS", 1)
     adapter = make_adapter("s3", f"http://127.0.0.1:{free_port()}", "bucket")
     with pytest.raises(StorageUnreachable, match="cannot be reached"):
         adapter.test_connection()

@@ -14,9 +14,10 @@ from django.core.management import CommandError, call_command
 
 from executions.models import BackupExecution
 from jobs.models import BackupJob
-from storage.adapters import s3
 from storage.adapters.base import StorageWriter
 from storage.adapters.s3 import S3Adapter
+from storage.adapters.s3 import adapter as s3_adapter
+from storage.adapters.s3 import writer as s3_writer
 from tests.executions.conftest import (
     DECOMPRESS,
     pg_database,
@@ -160,10 +161,10 @@ def test_a_connection_dropped_mid_upload_fails_the_run_and_leaves_nothing(
         "FROM generate_series(1, 250000) g",
         pg_database,
     )
-    monkeypatch.setattr(s3, "DEFAULT_PART_SIZE", 5 * MIB)
+    monkeypatch.setattr(s3_writer, "DEFAULT_PART_SIZE", 5 * MIB)
     # Retries are what a real run does; they are shortened so the test stays quick.
-    monkeypatch.setattr(s3, "BOTOCORE_MAX_ATTEMPTS", 1)
-    monkeypatch.setattr(s3, "PART_RETRY_DELAYS", (0.05, 0.05))
+    monkeypatch.setattr(s3_adapter, "BOTOCORE_MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(s3_writer, "PART_RETRY_DELAYS", (0.05, 0.05))
     with cuttable_proxy(moto.port) as proxy:
         config = s3_config(proxy.url, s3_bucket)
         job = make_job(pg_database, config, compression="none")
