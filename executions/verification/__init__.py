@@ -1,0 +1,26 @@
+"""Verified backups: restore a backup into a scratch target, check what came back, record it.
+
+A backup that cannot be restored is no backup. ``verify_backup`` restores a completed backup
+with the same two-pass reading as a real restore (every chunk hashed before anything reaches
+the target, hashed again while it streams) into a target that exists only for the check:
+
+- PostgreSQL: a database ``dgverify_<random>`` on the verification server (the setting
+  ``verification.postgres_server``, else the backup's own server and credentials);
+- MySQL / MariaDB: a schema ``dgverify_<random>`` likewise (``verification.mysql_server``);
+- SQLite and files: a directory under ``system.temp_directory``.
+
+The scratch target is dropped whatever happens. The outcome is written to the backup
+execution's ``metadata["verification"]``; a failure also records a critical
+``verification_failed`` notification.
+
+Row counts: the engines record ``rows_approximate``, the sum of the catalogue's estimates
+(PostgreSQL ``reltuples``, InnoDB ``TABLE_ROWS``), not an exact count. The restored tables are
+counted exactly and the check fails only when they hold fewer than ``1 - ROW_TOLERANCE`` of
+the estimate: it catches a table that came back empty or a dump cut short, not a handful of
+missing rows, and it does not fail because statistics were stale.
+"""
+
+from executions.verification.checks import VerificationRefused
+from executions.verification.run import can_verify, mark_queued, verify_backup
+
+__all__ = ["VerificationRefused", "can_verify", "mark_queued", "verify_backup"]

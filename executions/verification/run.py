@@ -1,0 +1,176 @@
+"""Running a verification: the scratch target, the restore into it, the recorded outcome."""
+
+from __future__ import annotations
+
+import logging
+import secrets as _random
+import shutil
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from dataguardian import system_settings
+from executions.backup import scrub
+from executions.models import BackupExecution
+from executions.pipeline.compression import open_decompressed
+from executions.restore import (
+    ChunkReader,
+    RestoreProgress,
+    expected_chunks,
+    read_manifest,
+    verify_chunks,
+)
+from executions.verification.checks import SCRATCH_PREFIX, Check, Scratch, VerificationRefused
+from executions.verification.targets import (
+    inspect_files,
+    inspect_sqlite,
+    mysql_scratch,
+    postgres_scratch,
+)
+from notifications.models import EntityType, NotificationType, Severity
+from notifications.service import notify
+from storage.adapters.base import StorageAdapter
+
+logger = logging.getLogger(__name__)
+
+
+def verify_backup(backup: BackupExecution) -> dict[str, Any]:
+    """Restore ``backup`` into a scratch target, run the checks, record and return the
+    outcome (``metadata["verification"]``). Never raises for a failed verification."""
+    if not can_verify(backup):
+        raise VerificationRefused(
+            f"Only completed backups can be verified; execution {backup.id} is a "
+            f"{backup.kind} that is {backup.status}."
+        )
+    assertions = [str(a) for a in backup.job.backup_options.get("verification_assertions") or []]
+    checks: list[Check] = []
+    error: str | None = None
+    restore_seconds: float | None = None
+    secrets = _secrets_of(backup)
+    temp_dir = Path(system_settings.get("system.temp_directory")) / f"verify-{_random.token_hex(8)}"
+    try:
+        temp_dir.mkdir(parents=True, mode=0o700)
+        with _scratch(backup, temp_dir) as scratch:
+            secrets += scratch.secrets
+            started = time.monotonic()
+            result = _restore_into(backup, scratch.config, temp_dir)
+            restore_seconds = round(time.monotonic() - started, 3)
+            checks = scratch.inspect(backup, {**scratch.config, **result}, assertions)
+    except Exception as exc:
+        error = scrub(f"{type(exc).__name__}: {exc}", secrets)
+        logger.warning(
+            "Verification of backup %s failed: %s\n%s",
+            backup.id,
+            error,
+            scrub("".join(traceback.format_exception(exc)), secrets),
+        )
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    passed = error is None and all(check.ok for check in checks)
+    verification = {
+        "status": "passed" if passed else "failed",
+        "checks": [asdict(check) for check in checks],
+        "restore_seconds": restore_seconds,
+        "verified_at": timezone.now().isoformat(),
+        "error": error,
+    }
+    _record(backup, verification)
+    if not passed:
+        failed = [check.detail for check in checks if not check.ok]
+        notify(
+            NotificationType.VERIFICATION_FAILED,
+            Severity.CRITICAL,
+            f"Verification of a backup of {backup.datasource.name} failed",
+            error or "; ".join(failed),
+            entity_type=EntityType.BACKUP_EXECUTION,
+            entity_id=backup.id,
+            metadata={"job_id": str(backup.job_id)},
+        )
+    return verification
+
+
+def can_verify(backup: BackupExecution) -> bool:
+    return (
+        backup.kind == BackupExecution.Kind.BACKUP
+        and backup.status == BackupExecution.Status.COMPLETED
+    )
+
+
+def mark_queued(backup: BackupExecution) -> dict[str, Any]:
+    """Record that a verification of ``backup`` waits for a worker; returns the marker."""
+    marker = {"status": "queued", "queued_at": timezone.now().isoformat()}
+    _record(backup, marker)
+    return marker
+
+
+def _record(backup: BackupExecution, verification: dict[str, Any]) -> None:
+    # Read-modify-write of the JSON alone: the rest of the row is the backup's own record.
+    with transaction.atomic():
+        row = BackupExecution.objects.select_for_update().get(pk=backup.pk)
+        metadata = {**row.metadata, "verification": verification}
+        BackupExecution.objects.filter(pk=backup.pk).update(metadata=metadata)
+    backup.metadata = metadata
+
+
+def _secrets_of(backup: BackupExecution) -> list[str]:
+    ds, location = backup.datasource, backup.storage_location
+    values = [ds.connection_config.get(k) for k in ds.engine.secret_fields]
+    values += [location.config.get(k) for k in location.adapter.secret_fields]
+    return [v for v in values if isinstance(v, str) and len(v) >= 3]
+
+
+# --- Restoring into the scratch target ------------------------------------------------------
+
+
+class _CountingProgress(RestoreProgress):
+    """Counts bytes without writing anywhere: a verification has no execution of its own to
+    report progress into, and the backup's record must stay as the backup left it."""
+
+    def add(self, count: int) -> None:
+        self.done += count
+
+
+def _restore_into(
+    backup: BackupExecution, config: dict[str, Any], temp_dir: Path
+) -> dict[str, Any]:
+    location = backup.storage_location
+    adapter: StorageAdapter = location.adapter(location.config)
+    manifest = read_manifest(adapter, backup)
+    chunks = expected_chunks(adapter, backup, manifest)
+    progress = _CountingProgress(backup, sum(chunk.size for chunk in chunks))
+    verify_chunks(adapter, chunks, manifest, progress)
+    work = temp_dir / "work"
+    work.mkdir(mode=0o700)
+    with ChunkReader(adapter, chunks, progress) as raw:
+        algorithm = str((manifest.get("compression") or {}).get("algorithm") or "none")
+        stream = open_decompressed(raw, algorithm)
+        result: dict[str, Any] = backup.datasource.engine().restore(
+            config, {}, stream, work, manifest
+        )
+        raw.check_complete()
+    return result
+
+
+@contextmanager
+def _scratch(backup: BackupExecution, temp_dir: Path) -> Iterator[Scratch]:
+    kind = backup.datasource.type
+    name = f"{SCRATCH_PREFIX}{_random.token_hex(6)}"
+    if kind == "postgres":
+        with postgres_scratch(backup, name) as scratch:
+            yield scratch
+    elif kind == "mysql":
+        with mysql_scratch(backup, name, temp_dir) as scratch:
+            yield scratch
+    elif kind == "sqlite":
+        yield Scratch({"file_path": str(temp_dir / "restored.sqlite3")}, inspect_sqlite)
+    elif kind == "files":
+        yield Scratch({"source_path": str(temp_dir / "tree")}, inspect_files)
+    else:
+        raise VerificationRefused(f"Verification of {kind} backups is not available.")
