@@ -30,8 +30,8 @@ from django.utils import timezone
 
 from dataguardian.celery import app
 from datasources import health
-from datasources.engines import files as files_engine
 from datasources.engines.files import FilesEngine
+from datasources.engines.files import health as files_health
 from datasources.engines.mongodb import MongoDBEngine
 from datasources.engines.mysql import MySQLEngine
 from datasources.engines.postgres import PostgresEngine
@@ -264,7 +264,7 @@ def test_a_readable_directory_is_ok_with_its_disk_usage(tmp_path):
 
 
 def test_a_directory_on_a_disk_above_the_threshold_is_ok_with_a_warning(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_engine, "DISK_WARNING_PERCENT", -1.0)
+    monkeypatch.setattr(files_health, "DISK_WARNING_PERCENT", -1.0)
 
     result = FilesEngine().check_health({"source_path": str(tmp_path)}, TIMEOUT)
 
@@ -398,7 +398,7 @@ def test_failures_recorded_before_a_restart_count_towards_the_alert(sqlite_sourc
 
 
 def test_a_check_that_passes_with_a_warning_makes_the_datasource_warning(db, tmp_path, monkeypatch):
-    monkeypatch.setattr(files_engine, "DISK_WARNING_PERCENT", -1.0)
+    monkeypatch.setattr(files_health, "DISK_WARNING_PERCENT", -1.0)
     ds = DatasourceFactory.create(type="files", connection_config={"source_path": str(tmp_path)})
 
     check = health.check_datasource(ds, timeout=TIMEOUT)
