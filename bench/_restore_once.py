@@ -31,7 +31,7 @@ import django
 
 django.setup()
 
-import datasources.engines.postgres as postgres_engine  # noqa: E402
+import datasources.engines.postgres.restore as postgres_restore  # noqa: E402
 import executions.restore as restore_module  # noqa: E402
 from datasources.engines.process import feed_tool as original_feed_tool  # noqa: E402
 from datasources.models import Datasource  # noqa: E402
@@ -71,7 +71,7 @@ def timed_feed_tool(argv: Any, env: Any, read: Callable[[int], bytes], **kwargs:
 
 
 restore_module.verify_chunks = timed("verify", restore_module.verify_chunks)
-postgres_engine.feed_tool = timed_feed_tool  # type: ignore[attr-defined]
+postgres_restore.feed_tool = timed_feed_tool  # type: ignore[attr-defined]
 
 started = time.monotonic()
 backup_path, target_db = sys.argv[1], sys.argv[2]
