@@ -14,8 +14,10 @@ from django.core.management import CommandError, call_command
 
 from executions.models import BackupExecution
 from jobs.models import BackupJob
+from storage.adapters.backblaze import BackblazeAdapter
 from storage.adapters.base import StorageWriter
-from storage.adapters.s3 import S3Adapter
+from storage.adapters.minio import MinIOAdapter
+from storage.adapters.s3 import S3Adapter, S3CompatibleAdapter
 from storage.adapters.s3 import adapter as s3_adapter
 from storage.adapters.s3 import writer as s3_writer
 from tests.executions.conftest import (
@@ -34,6 +36,11 @@ __all__ = ["pg_database", "scratch_pg_target"]  # fixtures for pytest
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 MIB = 1024 * 1024
+ADAPTERS: dict[str, type[S3CompatibleAdapter]] = {
+    "s3": S3Adapter,
+    "minio": MinIOAdapter,
+    "backblaze": BackblazeAdapter,
+}
 PG_CONNECTION = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": ""}
 # moto without auth accepts any secret; this one is set so the test can prove it leaks nowhere.
 SECRET = "S3-secret-that-must-not-leak-8093/abcdefXYZ"
@@ -44,11 +51,13 @@ def s3_config(url: str, bucket: str) -> dict[str, Any]:
     return S3Adapter.validate_config(config)
 
 
-def make_job(pg_database: str, config: dict[str, Any], **options: Any) -> BackupJob:
+def make_job(
+    pg_database: str, config: dict[str, Any], storage_type: str = "s3", **options: Any
+) -> BackupJob:
     datasource = DatasourceFactory.create(
         type="postgres", connection_config={**PG_CONNECTION, "database": pg_database}
     )
-    location = StorageLocationFactory.create(type="s3", config=config)
+    location = StorageLocationFactory.create(type=storage_type, config=config)
     return BackupJobFactory.create(
         datasource=datasource,
         storage_location=location,
@@ -186,17 +195,36 @@ def test_a_connection_dropped_mid_upload_fails_the_run_and_leaves_nothing(
         assert SECRET not in text
 
 
-def test_a_postgres_backup_in_s3_restores_through_dataguardian(
-    moto: MotoServer, s3_bucket: str, pg_database: str, scratch_pg_target: str
+@pytest.mark.parametrize(
+    ("storage_type", "options"),
+    [("s3", {}), ("s3", {"checksums": "on"}), ("minio", {}), ("backblaze", {})],
+    ids=["s3", "s3-with-checksums", "minio", "backblaze"],
+)
+def test_a_postgres_backup_in_object_storage_restores_through_dataguardian(
+    moto: MotoServer,
+    s3_bucket: str,
+    pg_database: str,
+    scratch_pg_target: str,
+    storage_type: str,
+    options: dict[str, Any],
 ) -> None:
     from executions.restore import perform_restore, restore_execution
 
-    job = make_job(pg_database, s3_config(moto.url, s3_bucket), max_file_size_mb=1)
+    adapter_class = ADAPTERS[storage_type]
+    config = adapter_class.validate_config(
+        {**adapter_config(storage_type, moto.url, s3_bucket, secret=SECRET, prefix="dg"), **options}
+    )
+    job = make_job(pg_database, config, storage_type, max_file_size_mb=1)
     backup = _run(job)
     assert backup.status == BackupExecution.Status.COMPLETED, backup.error_message
+    adapter = adapter_class(config)
+    assert len(adapter.list_files(str(backup.backup_path))) >= 4  # chunks, sums, manifest
     target = DatasourceFactory.create(
         type="postgres", connection_config={**PG_CONNECTION, "database": scratch_pg_target}
     )
     restore = restore_execution(backup, target_datasource=target, confirm=True)
     assert perform_restore(restore), restore.error_message
     assert pg_table_checksums(scratch_pg_target) == pg_table_checksums(pg_database)
+
+    adapter.delete(str(backup.backup_path))
+    assert moto.client().list_objects_v2(Bucket=s3_bucket).get("Contents", []) == []
