@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from executions.models import BackupExecution
 from jobs.models import BackupJob
-from storage.adapters.base import StorageWriter
 from storage.adapters.ssh import SSHAdapter
-from tests.executions.conftest import (
-    DECOMPRESS,
-    pg_database,
-    pg_table_checksums,
-    run_recipe,
-    scratch_pg_target,
+from tests.executions.conftest import pg_database, scratch_pg_target
+from tests.storage.backups import (
+    MIB,
+    cut_after,
+    make_pg_job,
+    restore_by_hand,
+    restore_through_dataguardian,
+    run_backup,
 )
-from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
 from tests.storage.sshd import SSHServer, ssh_root, sshd
 
 __all__ = ["pg_database", "scratch_pg_target", "ssh_root", "sshd"]  # fixtures for pytest
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-MIB = 1024 * 1024
-PG_CONNECTION = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": ""}
 # Set on the location but never used to log in (the key is tried first and accepted): it is
 # here so the test can prove it leaks nowhere.
 UNUSED_PASSWORD = "sftp-password-that-must-not-leak-7314"
@@ -50,21 +45,7 @@ def ssh_config(sshd: SSHServer, ssh_root: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def ssh_job(ssh_config: dict[str, Any], pg_database: str) -> BackupJob:
-    datasource = DatasourceFactory.create(
-        type="postgres", connection_config={**PG_CONNECTION, "database": pg_database}
-    )
-    location = StorageLocationFactory.create(type="ssh", config=ssh_config)
-    return BackupJobFactory.create(
-        datasource=datasource,
-        storage_location=location,
-        backup_options={"compression": "zstd", "max_file_size_mb": 1},
-    )
-
-
-def _run(job: BackupJob) -> BackupExecution:
-    with open("/dev/null", "w") as devnull:
-        call_command("backup", str(job.id), stdout=devnull)
-    return BackupExecution.objects.filter(job=job).latest("created_at")
+    return make_pg_job(pg_database, "ssh", ssh_config, max_file_size_mb=1)
 
 
 def _secrets(config: dict[str, Any]) -> list[str]:
@@ -87,73 +68,16 @@ def test_a_postgres_backup_to_sftp_restores_with_the_documented_commands_and_del
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    execution = _run(ssh_job)
-    assert execution.status == BackupExecution.Status.COMPLETED, execution.error_message
-    directory = str(execution.backup_path)
-    assert directory.startswith(f"{ssh_job.datasource_id}/{ssh_job.id}/")
-    assert directory.endswith(f"-{execution.id}")
-
+    execution = run_backup(ssh_job)
     adapter = SSHAdapter(ssh_config)
-    stored = {Path(item.path).name: item.size for item in adapter.list_files(directory)}
-    chunks = list(execution.chunks.order_by("chunk_number"))
-    assert len(chunks) >= 2, "the 1 MB limit should have split the artifact"
-    assert set(stored) == {"manifest.json", "SHA256SUMS"} | {Path(c.file_path).name for c in chunks}
-
-    download = tmp_path / "download"
-    download.mkdir()
-    for name in stored:
-        with (
-            adapter.open_read(f"{directory}/{name}") as remote,
-            (download / name).open("wb") as out,
-        ):
-            while piece := remote.read(MIB):
-                out.write(piece)
-        assert (download / name).stat().st_size == stored[name]
-    manifest_text = (download / "manifest.json").read_text()
-    assert json.loads(manifest_text)["sha256"] == execution.metadata["checksum"]
-    run_recipe(
-        "postgres",
-        download,
-        DECOMPRESS=DECOMPRESS["zstd"],
-        TARGET_DB=f"postgresql://postgres@127.0.0.1:5432/{scratch_pg_target}",
+    manifest_text = restore_by_hand(
+        adapter, execution, tmp_path / "download", pg_database, scratch_pg_target
     )
-    assert pg_table_checksums(scratch_pg_target) == pg_table_checksums(pg_database)
     _assert_no_secret(manifest_text + caplog.text, ssh_config)
 
-    adapter.delete(directory)
+    adapter.delete(str(execution.backup_path))
     assert adapter.list_files() == []
     assert [p for p in ssh_root.rglob("*")] == []
-
-
-@contextmanager
-def _cut_after(sshd: SSHServer, limit: int) -> Iterator[dict[str, int]]:
-    """Make every SSH upload kill the server's sessions once ``limit`` bytes went out."""
-    state = {"written": 0, "cuts": 0}
-    real_open_write = SSHAdapter.open_write
-
-    class CuttingWriter:
-        def __init__(self, writer: StorageWriter) -> None:
-            self._writer = writer
-
-        @property
-        def bytes_written(self) -> int:
-            return self._writer.bytes_written
-
-        def write(self, data: bytes, /) -> int:
-            written = self._writer.write(data)
-            state["written"] += written
-            if state["written"] >= limit and not state["cuts"]:
-                state["cuts"] = sshd.kill_sessions()
-            return written
-
-    @contextmanager
-    def open_write(self: SSHAdapter, path: str, *, size_hint: int | None = None) -> Any:
-        with real_open_write(self, path, size_hint=size_hint) as writer:
-            yield CuttingWriter(writer)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SSHAdapter, "open_write", open_write)
-        yield state
 
 
 def test_a_connection_dropped_mid_upload_fails_the_run_and_leaves_nothing(
@@ -167,8 +91,8 @@ def test_a_connection_dropped_mid_upload_fails_the_run_and_leaves_nothing(
     # Uncompressed, the dump is several MiB, so most of it is still to send after the cut.
     ssh_job.backup_options = {"compression": "none"}
     ssh_job.save()
-    with _cut_after(sshd, MIB) as state, pytest.raises(CommandError):
-        _run(ssh_job)
+    with cut_after(SSHAdapter, MIB, sshd.kill_sessions) as state, pytest.raises(CommandError):
+        run_backup(ssh_job)
     assert state["cuts"] > 0, "the upload never reached the cut"
     execution = BackupExecution.objects.get(job=ssh_job)
     assert execution.status == BackupExecution.Status.FAILED
@@ -184,13 +108,4 @@ def test_a_connection_dropped_mid_upload_fails_the_run_and_leaves_nothing(
 def test_a_postgres_backup_on_sftp_restores_through_dataguardian(
     ssh_job: BackupJob, pg_database: str, scratch_pg_target: str
 ) -> None:
-    from executions.restore import perform_restore, restore_execution
-
-    backup = _run(ssh_job)
-    assert backup.status == BackupExecution.Status.COMPLETED, backup.error_message
-    target = DatasourceFactory.create(
-        type="postgres", connection_config={**PG_CONNECTION, "database": scratch_pg_target}
-    )
-    restore = restore_execution(backup, target_datasource=target, confirm=True)
-    assert perform_restore(restore), restore.error_message
-    assert pg_table_checksums(scratch_pg_target) == pg_table_checksums(pg_database)
+    restore_through_dataguardian(run_backup(ssh_job), pg_database, scratch_pg_target)
