@@ -11,7 +11,6 @@ import json
 import logging
 import shutil
 import time
-import traceback
 from dataclasses import asdict
 from datetime import UTC
 from pathlib import Path
@@ -20,12 +19,12 @@ from typing import Any
 from django.utils import timezone
 
 from dataguardian import system_settings
-from dataguardian.logging import redact
 from datasources.engines.base import EngineError, TransientEngineError
 from executions.heartbeat import heartbeat
 from executions.models import BackupChunk, BackupExecution
 from executions.pipeline.compression import make_compressor
 from executions.pipeline.stream import PipelineResult, Progress, artifact_names, run_pipeline
+from executions.secrets import failure_text, scrub, secrets_of
 from executions.services import enqueue_verification
 from notifications.models import EntityType, NotificationType, Severity
 from notifications.service import notify
@@ -54,20 +53,6 @@ def artifact_directory(execution: BackupExecution) -> str:
     started = execution.started_at or timezone.now()
     stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{execution.datasource_id}/{execution.job_id}/{stamp}-{execution.id}"
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
-    return redact(text)
-
-
-def _secrets_of(execution: BackupExecution) -> list[str]:
-    ds, loc = execution.datasource, execution.storage_location
-    values = [ds.connection_config.get(k) for k in ds.engine.secret_fields]
-    values += [loc.config.get(k) for k in loc.adapter.secret_fields]
-    return [v for v in values if isinstance(v, str) and len(v) >= 3]
 
 
 def _record_progress(execution: BackupExecution, progress: Progress) -> None:
@@ -275,18 +260,14 @@ def _discard(adapter: StorageAdapter, directory: str) -> None:
 
 
 def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> bool:
-    secrets = _secrets_of(execution)
+    secrets = secrets_of(execution)
     if isinstance(exc, BackupCancelled):
         logger.info("Backup %s cancelled", execution.id)
         return False
     if retry_allowed and isinstance(exc, TRANSIENT):
         execution.requeue()
         raise RetryableBackupError(scrub(str(exc), secrets)) from exc
-    if isinstance(exc, EngineError | StorageError):
-        message = scrub(str(exc), secrets)
-    else:
-        message = scrub(f"{type(exc).__name__}: {exc}", secrets)
-    stack = scrub("".join(traceback.format_exception(exc)), secrets)
+    message, stack = failure_text(exc, secrets, (EngineError, StorageError))
     logger.warning("Backup %s failed: %s", execution.id, message)
     execution.fail(message, stack)
     notify(

@@ -15,7 +15,6 @@ import json
 import logging
 import shutil
 import time
-import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,11 @@ from django.utils import timezone
 from dataguardian import system_settings
 from datasources.engines.base import EngineError
 from datasources.models import Datasource
-from executions.backup import CHECKSUMS, MANIFEST, PROGRESS_INTERVAL, scrub
+from executions.backup import CHECKSUMS, MANIFEST, PROGRESS_INTERVAL
 from executions.heartbeat import heartbeat
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
+from executions.secrets import failure_text, secrets_of
 from notifications.models import EntityType, NotificationType, Severity
 from notifications.service import notify
 from storage.adapters.base import StorageAdapter, StorageError, StoragePathMissing
@@ -381,28 +381,13 @@ class ChunkReader:
             pass
 
 
-def _secrets(execution: BackupExecution) -> list[str]:
-    sources = [execution.datasource]
-    if execution.source_execution is not None:
-        sources.append(execution.source_execution.datasource)
-    values: list[object] = []
-    for datasource in sources:
-        values += [datasource.connection_config.get(k) for k in datasource.engine.secret_fields]
-    location = execution.storage_location
-    values += [location.config.get(k) for k in location.adapter.secret_fields]
-    return [v for v in values if isinstance(v, str) and len(v) >= 3]
-
-
 def _failed(execution: BackupExecution, exc: Exception) -> bool:
-    secrets = _secrets(execution)
     if isinstance(exc, RestoreCancelled):
         logger.info("Restore %s cancelled", execution.id)
         return False
-    if isinstance(exc, EngineError | StorageError | RestoreError):
-        message = scrub(str(exc), secrets)
-    else:
-        message = scrub(f"{type(exc).__name__}: {exc}", secrets)
-    stack = scrub("".join(traceback.format_exception(exc)), secrets)
+    message, stack = failure_text(
+        exc, secrets_of(execution), (EngineError, StorageError, RestoreError)
+    )
     logger.warning("Restore %s failed: %s", execution.id, message)
     execution.fail(message, stack)
     notify(

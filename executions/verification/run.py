@@ -6,7 +6,6 @@ import logging
 import secrets as _random
 import shutil
 import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -17,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from dataguardian import system_settings
-from executions.backup import scrub
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.restore import (
@@ -27,6 +25,7 @@ from executions.restore import (
     read_manifest,
     verify_chunks,
 )
+from executions.secrets import failure_text, secrets_of
 from executions.verification.checks import SCRATCH_PREFIX, Check, Scratch, VerificationRefused
 from executions.verification.targets import (
     inspect_files,
@@ -53,7 +52,7 @@ def verify_backup(backup: BackupExecution) -> dict[str, Any]:
     checks: list[Check] = []
     error: str | None = None
     restore_seconds: float | None = None
-    secrets = _secrets_of(backup)
+    secrets = secrets_of(backup)
     temp_dir = Path(system_settings.get("system.temp_directory")) / f"verify-{_random.token_hex(8)}"
     try:
         temp_dir.mkdir(parents=True, mode=0o700)
@@ -64,13 +63,8 @@ def verify_backup(backup: BackupExecution) -> dict[str, Any]:
             restore_seconds = round(time.monotonic() - started, 3)
             checks = scratch.inspect(backup, {**scratch.config, **result}, assertions)
     except Exception as exc:
-        error = scrub(f"{type(exc).__name__}: {exc}", secrets)
-        logger.warning(
-            "Verification of backup %s failed: %s\n%s",
-            backup.id,
-            error,
-            scrub("".join(traceback.format_exception(exc)), secrets),
-        )
+        error, stack = failure_text(exc, secrets)
+        logger.warning("Verification of backup %s failed: %s\n%s", backup.id, error, stack)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
     passed = error is None and all(check.ok for check in checks)
@@ -117,13 +111,6 @@ def _record(backup: BackupExecution, verification: dict[str, Any]) -> None:
         metadata = {**row.metadata, "verification": verification}
         BackupExecution.objects.filter(pk=backup.pk).update(metadata=metadata)
     backup.metadata = metadata
-
-
-def _secrets_of(backup: BackupExecution) -> list[str]:
-    ds, location = backup.datasource, backup.storage_location
-    values = [ds.connection_config.get(k) for k in ds.engine.secret_fields]
-    values += [location.config.get(k) for k in location.adapter.secret_fields]
-    return [v for v in values if isinstance(v, str) and len(v) >= 3]
 
 
 # --- Restoring into the scratch target ------------------------------------------------------
