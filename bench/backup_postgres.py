@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
@@ -101,17 +102,32 @@ def build_database(name: str, gigabytes: float) -> int:
     return db_size(name)
 
 
-def setup_metadata(storage: Path) -> dict[str, str]:
-    """A DataGuardian metadata database with one job per benchmark database."""
-    if not sql(f"SELECT 1 FROM pg_database WHERE datname = '{META_DB}'"):
-        sql(f"CREATE DATABASE {META_DB}")
+def setup_metadata(
+    storage: Path,
+    databases: Sequence[str] = ("dgbench_small", "dgbench_large"),
+    *,
+    meta_db: str = META_DB,
+    redis_url: str = "redis://127.0.0.1:6379/14",
+    fresh: bool = False,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A DataGuardian metadata database (with ``fresh``, dropped and created anew) holding one
+    backup job per database of ``databases`` into a local location at ``storage``.
+
+    Returns the environment for the child processes and the job ids by database.
+    """
+    if fresh:
+        sql(f"DROP DATABASE IF EXISTS {meta_db} WITH (FORCE)")
+    if not sql(f"SELECT 1 FROM pg_database WHERE datname = '{meta_db}'"):
+        sql(f"CREATE DATABASE {meta_db}")
     env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{META_DB}",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{meta_db}",
+        "REDIS_URL": redis_url,
         "DATAGUARDIAN_DATA_DIR": str(storage.parent / "data"),
     }
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    child_env = {**os.environ, **env}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=child_env, check=True
+    )
     script = f"""
 import json
 from datasources.models import Datasource
@@ -120,7 +136,7 @@ from jobs.models import BackupJob
 loc, _ = StorageLocation.objects.update_or_create(
     name="bench", defaults={{"type": "local", "config": {{"path": "{storage}"}}}})
 jobs = {{}}
-for db in ("dgbench_small", "dgbench_large"):
+for db in {list(databases)!r}:
     ds, _ = Datasource.objects.update_or_create(name=db, defaults={{"type": "postgres",
         "connection_config": {{"host": "127.0.0.1", "port": 5432, "database": db,
                                "username": "postgres", "password": ""}}}})
@@ -134,16 +150,13 @@ print(json.dumps(jobs))
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script],
         cwd=ROOT,
-        env=env,
+        env=child_env,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    jobs = json.loads(out.strip().splitlines()[-1])
-    jobs["_env"] = json.dumps(
-        {k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_DATA_DIR")}
-    )
-    return jobs
+    jobs: dict[str, str] = json.loads(out.strip().splitlines()[-1])
+    return env, jobs
 
 
 def run_reference(db: str, out_dir: Path) -> float:
@@ -212,8 +225,7 @@ def main() -> None:
     storage = work / "storage"
     storage.mkdir()
     try:
-        jobs = setup_metadata(storage)
-        env = json.loads(jobs.pop("_env"))
+        env, jobs = setup_metadata(storage)
         reference, ours, walls, rss_large = [], [], [], []
         for run in range(args.runs):
             # Alternate which goes first, so neither always meets a warmer cache.

@@ -36,51 +36,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from backup_postgres import ROOT, backup_once, build_database, sql
+from backup_postgres import ROOT, backup_once, build_database, setup_metadata, sql
 
 META_DB = "dataguardian_bench_restore"
 REDIS_URL = "redis://127.0.0.1:6379/5"
 SIZES_GB = {"dgbench_small": 0.25, "dgbench_large": 1.0}
 REFERENCE_DB = "dgbench_restore_reference"
 DATAGUARDIAN_DB = "dgbench_restore_dataguardian"
-
-
-def setup_metadata(work: Path, storage: Path, db: str) -> tuple[dict[str, str], str]:
-    """A fresh metadata database with one backup job of ``db``; returns the environment for
-    the child processes and the job's id."""
-    sql(f"DROP DATABASE IF EXISTS {META_DB} WITH (FORCE)")
-    sql(f"CREATE DATABASE {META_DB}")
-    env = {
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{META_DB}",
-        "REDIS_URL": REDIS_URL,
-        "DATAGUARDIAN_DATA_DIR": str(work / "data"),
-    }
-    child_env = {**os.environ, **env}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=child_env, check=True
-    )
-    script = f"""
-from datasources.models import Datasource
-from storage.models import StorageLocation
-from jobs.models import BackupJob
-loc = StorageLocation.objects.create(name="bench", type="local", config={{"path": "{storage}"}})
-ds = Datasource.objects.create(name="{db}", type="postgres", connection_config={{
-    "host": "127.0.0.1", "port": 5432, "database": "{db}", "username": "postgres",
-    "password": ""}})
-job = BackupJob.objects.create(name="{db}", datasource=ds, storage_location=loc,
-    schedule_cron="0 3 * * *", backup_options={{"compression": "zstd", "compression_level": 3,
-    "compression_threads": 1}})
-print(job.id)
-"""
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=child_env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return env, out.strip().splitlines()[-1]
 
 
 def artifact_chunks(storage: Path, backup_path: str) -> list[Path]:
@@ -164,8 +126,10 @@ def main() -> None:
     storage = work / "storage"
     storage.mkdir()
     try:
-        env, job_id = setup_metadata(work, storage, args.db)
-        backup = backup_once(job_id, env)
+        env, jobs = setup_metadata(
+            storage, [args.db], meta_db=META_DB, redis_url=REDIS_URL, fresh=True
+        )
+        backup = backup_once(jobs[args.db], env)
         backup_path = str(backup["path"])
         chunks = artifact_chunks(storage, backup_path)
         stored = sum(c.stat().st_size for c in chunks)
