@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -150,18 +150,7 @@ class DatasourceViewSet(ModelViewSet):
     filterset_class = DatasourceFilter
     ordering_fields = ["name", "type", "status", "created_at"]
     ordering = ["name"]
-
-    def perform_destroy(self, instance: Datasource) -> None:
-        instance.delete()
-
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        try:
-            return super().destroy(request, *args, **kwargs)
-        except ProtectedError:
-            return Response(
-                {"detail": "Backup jobs or executions use this datasource; delete them first."},
-                status=status.HTTP_409_CONFLICT,
-            )
+    in_use_detail = "Backup jobs or executions use this datasource; delete them first."
 
     @extend_schema(request=None, responses={200: HealthCheckSerializer})
     @action(detail=True, methods=["post"], url_path="test-connection")

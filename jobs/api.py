@@ -9,7 +9,6 @@ import zoneinfo
 from typing import Any
 
 import django_filters
-from django.db.models import ProtectedError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
@@ -114,15 +113,7 @@ class BackupJobViewSet(ModelViewSet):
     filterset_class = BackupJobFilter
     ordering_fields = ["name", "next_execution_at", "last_execution_at", "created_at"]
     ordering = ["name"]
-
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        try:
-            return super().destroy(request, *args, **kwargs)
-        except ProtectedError:
-            return Response(
-                {"detail": "This job has executions; delete them first."},
-                status=status.HTTP_409_CONFLICT,
-            )
+    in_use_detail = "This job has executions; delete them first."
 
     @extend_schema(request=None, responses={202: ExecutionSerializer})
     @action(detail=True, methods=["post"])

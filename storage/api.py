@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db import transaction
-from django.db.models import ProtectedError
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -115,15 +114,7 @@ class StorageLocationViewSet(ModelViewSet):
     filterset_fields = ["type", "status", "is_default"]
     ordering_fields = ["name", "type", "status", "created_at"]
     ordering = ["name"]
-
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        try:
-            return super().destroy(request, *args, **kwargs)
-        except ProtectedError:
-            return Response(
-                {"detail": "Backup jobs or executions use this location; delete them first."},
-                status=status.HTTP_409_CONFLICT,
-            )
+    in_use_detail = "Backup jobs or executions use this location; delete them first."
 
     @extend_schema(
         request=None,

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import APIException
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.routers import DefaultRouter
 
@@ -47,6 +49,13 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
 
+class InUse(APIException):
+    """A delete refused because other rows still use the object: 409 with a ``detail``."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "in_use"
+
+
 class ModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     """The API's CRUD viewset: its pagination and its documented errors."""
 
@@ -54,6 +63,14 @@ class ModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     schema = Schema()
     # Any id reaches the view (a malformed one is a JSON 404 there), not only ids without dots.
     lookup_value_regex = "[^/]+"
+    #: The ``detail`` of the 409 answer to deleting an object that other rows still use.
+    in_use_detail: ClassVar[str] = "Other records use this object; delete them first."
+
+    def perform_destroy(self, instance: Any) -> None:
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            raise InUse(self.in_use_detail) from exc
 
 
 class ReadOnlyViewSet(
@@ -67,6 +84,14 @@ class ReadOnlyViewSet(
     schema = Schema()
     # Any id reaches the view (a malformed one is a JSON 404 there), not only ids without dots.
     lookup_value_regex = "[^/]+"
+    #: The ``detail`` of the 409 answer to deleting an object that other rows still use.
+    in_use_detail: ClassVar[str] = "Other records use this object; delete them first."
+
+    def perform_destroy(self, instance: Any) -> None:
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            raise InUse(self.in_use_detail) from exc
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

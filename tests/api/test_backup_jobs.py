@@ -8,6 +8,7 @@ import pytest
 
 from executions.models import BackupExecution
 from jobs.models import BackupJob
+from tests.factories import BackupExecutionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,16 @@ def test_the_retention_preview_lists_what_would_be_deleted(api, job):
 def test_jobs_filter_by_datasource(api, job):
     assert api.get(f"/api/backup-jobs?datasource={job.datasource_id}").data["count"] == 1
     assert api.get(f"/api/backup-jobs?datasource={uuid.uuid4()}").data["count"] == 0
+
+
+def test_deleting_a_job_with_executions_is_a_conflict_that_keeps_it(api, job):
+    BackupExecutionFactory.create(job=job)
+    response = api.delete(f"/api/backup-jobs/{job.pk}")
+    assert response.status_code == 409
+    assert response.data == {"detail": "This job has executions; delete them first."}
+    assert BackupJob.objects.filter(pk=job.pk).exists()
+
+
+def test_deleting_a_job_without_executions_removes_it(api, job):
+    assert api.delete(f"/api/backup-jobs/{job.pk}").status_code == 204
+    assert not BackupJob.objects.filter(pk=job.pk).exists()

@@ -160,6 +160,9 @@ def test_datasources_filter_by_type_and_tag(api, secret_datasource):
 def test_deleting_a_datasource_used_by_a_job_is_a_conflict(api, job):
     response = api.delete(f"/api/datasources/{job.datasource_id}")
     assert response.status_code == 409
+    assert response.data == {
+        "detail": "Backup jobs or executions use this datasource; delete them first."
+    }
 
 
 def test_deleting_an_unused_datasource_removes_it(api, secret_datasource):

@@ -95,4 +95,8 @@ def test_test_connection_of_a_working_directory_is_healthy_or_full(api, location
 
 
 def test_deleting_a_location_used_by_a_job_is_a_conflict(api, job):
-    assert api.delete(f"/api/storage-locations/{job.storage_location_id}").status_code == 409
+    response = api.delete(f"/api/storage-locations/{job.storage_location_id}")
+    assert response.status_code == 409
+    assert response.data == {
+        "detail": "Backup jobs or executions use this location; delete them first."
+    }
