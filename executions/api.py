@@ -228,8 +228,7 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
                 {"detail": f"The execution is {execution.status}; cancel it first."},
                 status=status.HTTP_409_CONFLICT,
             )
-        # Only a backup owns stored files; a restore's record goes alone.
-        if execution.kind == BackupExecution.Kind.BACKUP and execution.backup_path:
+        if execution.owns_stored_files:
             location = execution.storage_location
             try:
                 location.adapter(location.config).delete(execution.backup_path)

@@ -195,18 +195,27 @@ def _error_text(exc: Exception, location: StorageLocation) -> str:
     return redact(text)
 
 
+def _delete_run(
+    adapters: dict[uuid.UUID, StorageAdapter], execution: BackupExecution
+) -> str | None:
+    """Delete the run's directory, if it owns one, then its row. A storage failure keeps the
+    row (the next cleanup retries) and is returned as a message instead of raised."""
+    error = _delete_artifact(adapters, execution)
+    if error is None:
+        BackupExecution.objects.filter(pk=execution.pk).delete()
+    return error
+
+
 def _delete_artifact(
     adapters: dict[uuid.UUID, StorageAdapter], execution: BackupExecution
 ) -> str | None:
-    """Delete the run's directory; return an error message instead of raising. Only a backup
-    owns stored files: a restore's record never leads to deleting anything."""
-    if execution.kind != BackupExecution.Kind.BACKUP or not execution.backup_path:
+    if not execution.owns_stored_files:
         return None
     location = execution.storage_location
     try:
         if location.pk not in adapters:
             adapters[location.pk] = location.adapter(location.config)
-        adapters[location.pk].delete(execution.backup_path)
+        adapters[location.pk].delete(str(execution.backup_path))
     except Exception as exc:  # any failure keeps the row; the next run retries
         message = f"Could not delete the files of backup {execution.pk}: "
         message += _error_text(exc, location)
@@ -261,11 +270,10 @@ def cleanup_job(
             if _being_restored([execution.pk]):
                 result.kept.append(KeptBackup(execution, [RESTORING]))
                 continue
-            error = _delete_artifact(adapters, execution)
+            error = _delete_run(adapters, execution)
             if error:
                 result.errors.append(error)
                 continue
-            BackupExecution.objects.filter(pk=execution.pk).delete()
             result.deleted.append(execution)
             logger.info("Retention deleted backup %s of job %s", execution.pk, job.pk)
     return result
@@ -302,11 +310,10 @@ def prune_failed(
         if dry_run:
             result.pruned.append(execution)
             continue
-        error = _delete_artifact(adapters, execution)
+        error = _delete_run(adapters, execution)
         if error:
             result.errors.append(error)
             continue
-        BackupExecution.objects.filter(pk=execution.pk).delete()
         result.pruned.append(execution)
     return result
 

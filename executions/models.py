@@ -136,6 +136,12 @@ class BackupExecution(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL
 
+    @property
+    def owns_stored_files(self) -> bool:
+        """Whether deleting this record must delete files in storage: only a backup owns what
+        it stored; a restore only points at its backup's files."""
+        return self.kind == self.Kind.BACKUP and bool(self.backup_path)
+
     def _transition(self, target: str, **fields: Any) -> None:
         """Move from the current status to ``target`` with one conditional UPDATE.
 
