@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+import redis
+from django.conf import settings
 
 from tests import factories
 
@@ -22,3 +26,12 @@ def backup_job(datasource, storage_location):
     return factories.BackupJobFactory.create(
         datasource=datasource, storage_location=storage_location
     )
+
+
+@pytest.fixture
+def broker() -> Iterator[redis.Redis]:
+    """The tests' own Redis database (REDIS_URL), emptied before and after."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()

@@ -47,6 +47,16 @@ def pg_exec(sql: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
         return cur.fetchall() if cur.description else []
 
 
+def mysql_exec(sql: str) -> str:
+    """Run ``sql`` with the mysql client as root on the local MariaDB; its tab-separated output."""
+    return subprocess.run(
+        ["mysql", "-h127.0.0.1", "-uroot", "--protocol=TCP", "-N", "-B", "-e", sql],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def pg_table_checksums(dbname: str) -> dict[str, tuple[int, str]]:
     tables = [
         r[0]

@@ -15,6 +15,7 @@ from executions.models import BackupExecution
 from notifications.models import Notification
 from tests.executions.conftest import (
     DECOMPRESS,
+    mysql_exec,
     pg_table_checksums,
     run_recipe,
 )
@@ -124,15 +125,7 @@ def test_a_files_backup_restores_with_the_documented_commands(make_job, tmp_path
 def test_a_mysql_backup_restores_with_the_documented_commands(make_job, tmp_path):
     db, target = "dgtest_e2e_my_src", "dgtest_e2e_my_dst"
 
-    def mysql(sql: str) -> str:
-        return subprocess.run(
-            ["mysql", "-h127.0.0.1", "-uroot", "-N", "-B", "-e", sql],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-
-    mysql(
+    mysql_exec(
         f"DROP DATABASE IF EXISTS {db}; DROP DATABASE IF EXISTS {target};"
         f"CREATE DATABASE {db}; CREATE DATABASE {target};"
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(64));"
@@ -158,9 +151,9 @@ def test_a_mysql_backup_restores_with_the_documented_commands(make_job, tmp_path
             HOME=str(home),
         )
         checksum = "SELECT COUNT(*), MD5(GROUP_CONCAT(name ORDER BY id)) FROM {}.items"
-        assert mysql(checksum.format(target)) == mysql(checksum.format(db))
+        assert mysql_exec(checksum.format(target)) == mysql_exec(checksum.format(db))
     finally:
-        mysql(f"DROP DATABASE IF EXISTS {db}; DROP DATABASE IF EXISTS {target};")
+        mysql_exec(f"DROP DATABASE IF EXISTS {db}; DROP DATABASE IF EXISTS {target};")
 
 
 def _assert_failed_cleanly(job, execution, *words: str) -> None:

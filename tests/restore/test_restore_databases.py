@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 
 import pytest
 
 from executions.models import BackupExecution
 from executions.restore import perform_restore, restore_execution
 from notifications.models import Notification
-from tests.executions.conftest import pg_exec, pg_table_checksums
+from tests.executions.conftest import mysql_exec, pg_exec, pg_table_checksums
 from tests.restore.conftest import PG_CONNECTION, artifact_dir
 
 pytestmark = pytest.mark.django_db
@@ -103,25 +102,16 @@ def test_a_dump_of_a_newer_postgres_major_is_refused_before_anything_runs(
     assert pg_table_checksums(scratch_pg_target) == {}
 
 
-def _mysql(sql: str) -> str:
-    return subprocess.run(
-        ["mysql", "-h127.0.0.1", "-uroot", "--protocol=TCP", "-N", "-B", "-e", sql],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
 @pytest.fixture
 def mysql_source():
     name = f"dgtest_restore_my_{secrets.token_hex(4)}"
-    _mysql(
+    mysql_exec(
         f"CREATE DATABASE {name}; USE {name}; "
         "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64), b BLOB); "
         "INSERT INTO t (v, b) SELECT CONCAT('row ', seq), UNHEX(MD5(seq)) FROM seq_1_to_3000;"
     )
     yield name
-    _mysql(f"DROP DATABASE IF EXISTS {name}; DROP DATABASE IF EXISTS {name}_copy;")
+    mysql_exec(f"DROP DATABASE IF EXISTS {name}; DROP DATABASE IF EXISTS {name}_copy;")
 
 
 def test_a_mariadb_backup_restores_into_another_schema(backup_of, datasource_of, mysql_source):
@@ -131,7 +121,7 @@ def test_a_mariadb_backup_restores_into_another_schema(backup_of, datasource_of,
     restore = _restore(backup, target, create_database=True)
     assert restore.status == BackupExecution.Status.COMPLETED, restore.error_message
     checksum = "CHECKSUM TABLE {}.t"
-    source_sum = _mysql(checksum.format(mysql_source)).split()[-1]
-    copy_sum = _mysql(checksum.format(f"{mysql_source}_copy")).split()[-1]
+    source_sum = mysql_exec(checksum.format(mysql_source)).split()[-1]
+    copy_sum = mysql_exec(checksum.format(f"{mysql_source}_copy")).split()[-1]
     assert source_sum == copy_sum
-    assert _mysql(f"SELECT count(*) FROM {mysql_source}_copy.t").strip() == "3000"
+    assert mysql_exec(f"SELECT count(*) FROM {mysql_source}_copy.t").strip() == "3000"

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 import redis
-from django.conf import settings
 
 from jobs.models import BackupJob
 from tests.factories import BackupJobFactory
@@ -25,15 +22,6 @@ def make_due_job(slot: datetime, **fields: Any) -> BackupJob:
     BackupJob.objects.filter(pk=job.pk).update(next_execution_at=slot)
     job.refresh_from_db()
     return job
-
-
-@pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    """The tests' own Redis database (REDIS_URL), emptied before and after."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
 
 
 def queued_messages(client: redis.Redis, key: str) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ import redis
 from django.conf import settings
 
 from tests.api.conftest import api, token, user  # noqa: F401 - fixtures used by the tests here
-from tests.executions.conftest import make_job, pg_exec  # noqa: F401
+from tests.executions.conftest import make_job, mysql_exec, pg_exec  # noqa: F401
 from tests.restore.conftest import PG_CONNECTION, backup_of  # noqa: F401
 
 MARIADB_CONNECTION = {"host": "127.0.0.1", "port": 3306, "username": "root", "password": ""}
@@ -25,18 +24,9 @@ def scratch_databases() -> list[str]:
     ]
 
 
-def mysql(sql: str) -> str:
-    return subprocess.run(
-        ["mysql", "-h127.0.0.1", "-uroot", "--protocol=TCP", "-N", "-B", "-e", sql],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
 def scratch_schemas() -> list[str]:
     """MariaDB schemas a verification created and did not drop."""
-    return mysql("SHOW DATABASES LIKE 'dgverify%'").split()
+    return mysql_exec("SHOW DATABASES LIKE 'dgverify%'").split()
 
 
 @pytest.fixture
@@ -66,7 +56,7 @@ def shop_connection(shop: str) -> dict[str, Any]:
 @pytest.fixture
 def mariadb_shop() -> Iterator[str]:
     name = f"dgtest_verify_my_{secrets.token_hex(4)}"
-    mysql(
+    mysql_exec(
         f"CREATE DATABASE {name}; USE {name}; "
         "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64)); "
         "INSERT INTO t (v) SELECT CONCAT('row ', seq) FROM seq_1_to_3000; "
@@ -74,7 +64,7 @@ def mariadb_shop() -> Iterator[str]:
         "ANALYZE TABLE t, u;"
     )
     yield name
-    mysql(f"DROP DATABASE IF EXISTS {name}")
+    mysql_exec(f"DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.fixture
