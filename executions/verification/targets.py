@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from datasources.engines.mysql import option_file
+from datasources.engines.postgres.clients import connection_arguments
 from datasources.engines.process import run_tool, secret_file, tool_env
 from executions.models import BackupExecution
 from executions.verification.checks import (
@@ -30,12 +31,7 @@ from executions.verification.checks import (
 
 def _pg_connect(config: dict[str, Any], database: str) -> psycopg.Connection[Any]:
     return psycopg.connect(
-        host=config["host"],
-        port=config.get("port") or 5432,
-        dbname=database,
-        user=config["username"],
-        password=config.get("password") or None,
-        sslmode="require" if config.get("ssl_enabled") else "prefer",
+        **connection_arguments(config, database),
         connect_timeout=15,
         application_name="dataguardian-verify",
         autocommit=True,

@@ -16,10 +16,10 @@ from datasources.engines.base import BackupResult, BackupStream, EngineError
 from datasources.engines.postgres.clients import (
     choose_pg_dump,
     installed_pg_dumps,
+    libpq_env,
     read_server_info,
-    sslmode,
 )
-from datasources.engines.process import ProcessStream, ToolProcess, secret_file, tool_env
+from datasources.engines.process import ProcessStream, ToolProcess, secret_file
 
 DIRECTORY_NAME = "pgdump"
 
@@ -107,15 +107,7 @@ def open_backup(
 
     directory = temp_dir / DIRECTORY_NAME
     with secret_file(temp_dir, "pgpass", pgpass_line(config)) as passfile:
-        env = tool_env(
-            temp_dir,
-            {
-                "PGPASSFILE": str(passfile),
-                "PGSSLMODE": sslmode(config),
-                "PGCONNECT_TIMEOUT": "30",
-                "PGAPPNAME": "dataguardian",
-            },
-        )
+        env = libpq_env(temp_dir, passfile, config, "dataguardian")
         argv = [
             str(client.path),
             "--no-password",

@@ -82,15 +82,39 @@ def sslmode(config: dict[str, Any]) -> str:
     return "require" if config.get("ssl_enabled") else "prefer"
 
 
+def connection_arguments(config: dict[str, Any], database: str | None = None) -> dict[str, Any]:
+    """psycopg's arguments for the server of a connection ``config``: address, login, TLS and
+    ``database`` (by default the config's own); the caller adds timeouts and its name."""
+    return {
+        "host": config["host"],
+        "port": config.get("port") or 5432,
+        "dbname": database or config["database"],
+        "user": config["username"],
+        "password": config.get("password") or None,
+        "sslmode": sslmode(config),
+    }
+
+
+def libpq_env(
+    temp_dir: Path, passfile: Path, config: dict[str, Any], application: str
+) -> dict[str, str]:
+    """The environment of a libpq tool (pg_dump, pg_restore): the password comes from
+    ``passfile``, never from argv or the environment."""
+    return tool_env(
+        temp_dir,
+        {
+            "PGPASSFILE": str(passfile),
+            "PGSSLMODE": sslmode(config),
+            "PGCONNECT_TIMEOUT": "30",
+            "PGAPPNAME": application,
+        },
+    )
+
+
 def read_server_info(config: dict[str, Any], secrets: Sequence[str]) -> ServerInfo:
     try:
         with psycopg.connect(
-            host=config["host"],
-            port=config.get("port") or 5432,
-            dbname=config["database"],
-            user=config["username"],
-            password=config.get("password") or None,
-            sslmode=sslmode(config),
+            **connection_arguments(config),
             connect_timeout=15,
             application_name="dataguardian",
         ) as connection:

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from datasources.engines.base import HealthResult, HealthStatus, elapsed_ms
-from datasources.engines.postgres.clients import sslmode
+from datasources.engines.postgres.clients import connection_arguments
 from datasources.engines.process import mask
 
 # SQLSTATE class 28: the server refused the login (28P01 wrong password, 28000 no such role,
@@ -69,12 +69,7 @@ def check_health(config: dict[str, Any], timeout: float) -> HealthResult:
     started = time.monotonic()
     try:
         with psycopg.connect(
-            host=config["host"],
-            port=config.get("port") or 5432,
-            dbname=config["database"],
-            user=config["username"],
-            password=password or None,
-            sslmode=sslmode(config),
+            **connection_arguments(config),
             connect_timeout=max(2, math.ceil(timeout)),
             options=f"-c statement_timeout={max(1, round(timeout * 1000))}",
             application_name="dataguardian-health",

@@ -13,12 +13,12 @@ from datasources.engines.postgres.backup import pgpass_line
 from datasources.engines.postgres.clients import (
     choose_pg_restore,
     installed_pg_dumps,
+    libpq_env,
     major_of,
     read_server_info,
     server_major,
-    sslmode,
 )
-from datasources.engines.process import ToolProcess, feed_tool, secret_file, tool_env
+from datasources.engines.process import ToolProcess, feed_tool, secret_file
 
 RESTORE_DIRECTORY_NAME = "pgrestore"
 SPOOL_NAME = "restore.dump"
@@ -79,15 +79,7 @@ def restore_database(
     artifact_format = engine_facts.get("artifact_format") or "dump"
 
     with secret_file(temp_dir, "pgpass", pgpass_line(config)) as passfile:
-        env = tool_env(
-            temp_dir,
-            {
-                "PGPASSFILE": str(passfile),
-                "PGSSLMODE": sslmode(config),
-                "PGCONNECT_TIMEOUT": "30",
-                "PGAPPNAME": "dataguardian-restore",
-            },
-        )
+        env = libpq_env(temp_dir, passfile, config, "dataguardian-restore")
         argv = _restore_argv(pg_restore, config, options)
         if artifact_format == "tar":
             directory = temp_dir / RESTORE_DIRECTORY_NAME
