@@ -98,6 +98,14 @@ def _option_value(value: str) -> str:
     return f'"{escaped}"'
 
 
+def ssl_flags(config: dict[str, Any], tool: str) -> list[str]:
+    """The client options ``ssl_enabled`` asks for: MariaDB's tools take ``--ssl``, MySQL's
+    ``--ssl-mode=REQUIRED``. ``tool`` is the tool's ``--version`` output or its file name."""
+    if not config.get("ssl_enabled"):
+        return []
+    return ["--ssl"] if "mariadb" in tool.lower() else ["--ssl-mode=REQUIRED"]
+
+
 def option_file(config: dict[str, Any]) -> str:
     lines = [
         "[client]",
@@ -166,9 +174,7 @@ def _backup(
     with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
         defaults = f"--defaults-extra-file={cnf}"
         tool_version = run_tool([dump_tool, "--version"], env, secrets=secrets).strip()
-        ssl: list[str] = []
-        if config.get("ssl_enabled"):
-            ssl = ["--ssl"] if "mariadb" in tool_version.lower() else ["--ssl-mode=REQUIRED"]
+        ssl = ssl_flags(config, tool_version)
 
         # The schema name is an escaped string literal; the mysql client has no bind parameters.
         catalogue_query = (
@@ -277,9 +283,7 @@ def _check_health(config: dict[str, Any], timeout: float) -> HealthResult:
         client = _find("mariadb", "mysql")
         with tempfile.TemporaryDirectory(prefix="dataguardian-health-") as directory:
             temp_dir = Path(directory)
-            ssl: list[str] = []
-            if config.get("ssl_enabled"):
-                ssl = ["--ssl"] if "mariadb" in Path(client).name else ["--ssl-mode=REQUIRED"]
+            ssl = ssl_flags(config, Path(client).name)
             with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
                 output = run_tool(
                     [
@@ -338,9 +342,7 @@ def _restore(
     with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
         defaults = f"--defaults-extra-file={cnf}"
         tool_version = run_tool([client_tool, "--version"], env, secrets=secrets).strip()
-        ssl: list[str] = []
-        if config.get("ssl_enabled"):
-            ssl = ["--ssl"] if "mariadb" in tool_version.lower() else ["--ssl-mode=REQUIRED"]
+        ssl = ssl_flags(config, tool_version)
         base = [client_tool, defaults, *ssl, "--connect-timeout=15"]
         if options.get("create_database"):
             run_tool(

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from datasources.engines.base import BackupResult, EngineError, TransientEngineError
-from datasources.engines.mysql import MySQLEngine, option_file
+from datasources.engines.mysql import MySQLEngine, option_file, ssl_flags
 from datasources.engines.process import ProcessStream
 
 HOST = "127.0.0.1"
@@ -267,3 +267,21 @@ def test_leaving_the_context_without_finishing_kills_the_dump(source_db, work_di
         pid = stream.pid
     assert _process_group(pid) == []
     assert list(work_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("ssl_enabled", "tool", "flags"),
+    [
+        (False, "mariadb-dump from 11.4.2-MariaDB", []),
+        (True, "mariadb-dump from 11.4.2-MariaDB, client 10.6 for debian-linux-gnu", ["--ssl"]),
+        (True, "mariadb", ["--ssl"]),
+        (
+            True,
+            "mysqldump  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server)",
+            ["--ssl-mode=REQUIRED"],
+        ),
+        (True, "mysql", ["--ssl-mode=REQUIRED"]),
+    ],
+)
+def test_tls_options_follow_the_client_family(ssl_enabled, tool, flags):
+    assert ssl_flags({"ssl_enabled": ssl_enabled}, tool) == flags
