@@ -89,6 +89,27 @@ def _copy(source: sqlite3.Connection, target: sqlite3.Connection, path: Path) ->
         raise EngineError(f"Copying the SQLite database {path} failed: {exc}.") from exc
 
 
+def count_tables_and_rows(connection: sqlite3.Connection) -> tuple[int, int]:
+    """The number of user tables in a database and the rows they hold. A virtual table whose
+    module is not loaded here cannot be counted and adds no rows."""
+    tables = [
+        str(row[0])
+        for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%'"
+            " ESCAPE '\\'"
+        )
+    ]
+    rows = 0
+    for table in tables:
+        try:
+            query = f"SELECT COUNT(*) FROM {_quote_identifier(table)}"  # noqa: S608
+            (count,) = connection.execute(query).fetchone()
+        except sqlite3.OperationalError:
+            continue
+        rows += int(count)
+    return len(tables), rows
+
+
 def _inspect(copy: sqlite3.Connection, path: Path) -> dict[str, Any]:
     try:
         copy.execute("PRAGMA journal_mode=DELETE").fetchone()
@@ -98,27 +119,12 @@ def _inspect(copy: sqlite3.Connection, path: Path) -> dict[str, Any]:
                 f"The copy of the SQLite database {path} failed its integrity check: "
                 + "; ".join(problems)[:2000]
             )
-        tables = [
-            str(row[0])
-            for row in copy.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%'"
-                " ESCAPE '\\' ORDER BY name"
-            )
-        ]
-        rows = 0
-        for table in tables:
-            try:
-                query = f"SELECT COUNT(*) FROM {_quote_identifier(table)}"  # noqa: S608
-                (count,) = copy.execute(query).fetchone()
-            except sqlite3.OperationalError:
-                # A virtual table whose module is not loaded here cannot be counted.
-                continue
-            rows += int(count)
+        tables, rows = count_tables_and_rows(copy)
     except sqlite3.DatabaseError as exc:
         raise EngineError(f"The copy of the SQLite database {path} is unusable: {exc}.") from exc
     return {
         "database_version": f"SQLite {sqlite3.sqlite_version}",
-        "tables_backed_up": len(tables),
+        "tables_backed_up": tables,
         "rows_approximate": rows,
         "engine_output": "",
     }

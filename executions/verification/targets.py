@@ -16,6 +16,7 @@ from psycopg import sql
 from datasources.engines.mysql import option_file
 from datasources.engines.postgres.clients import connection_arguments
 from datasources.engines.process import run_tool, secret_file, tool_env
+from datasources.engines.sqlite import count_tables_and_rows
 from executions.models import BackupExecution
 from executions.verification.checks import (
     ASSERTION_TIMEOUT_SECONDS,
@@ -177,21 +178,8 @@ def inspect_sqlite(
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         integrity = [str(row[0]) for row in connection.execute("PRAGMA integrity_check")]
-        tables = [
-            str(row[0])
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-            )
-        ]
-        rows = 0
-        for table in tables:
-            quoted = '"' + table.replace('"', '""') + '"'
-            try:
-                (count,) = connection.execute(f"SELECT count(*) FROM {quoted}").fetchone()  # noqa: S608
-            except sqlite3.OperationalError:
-                continue  # a virtual table whose module is not loaded here, as at backup time
-            rows += int(count)
+        # Counted as at backup time, so the two figures compare.
+        tables, rows = count_tables_and_rows(connection)
         results = []
         for number, assertion in enumerate(assertions, 1):
             try:
@@ -205,7 +193,7 @@ def inspect_sqlite(
     integrity_check = Check(
         "integrity_check", integrity == ["ok"], f"PRAGMA integrity_check: {'; '.join(integrity)}"
     )
-    return [integrity_check, *checks_of_counts(backup, len(tables), rows, results)]
+    return [integrity_check, *checks_of_counts(backup, tables, rows, results)]
 
 
 # --- Files ----------------------------------------------------------------------------------
