@@ -120,14 +120,12 @@ class S3CompatibleAdapter(StorageAdapter):
     def describe(self, key: str) -> str:
         return f"s3://{self.settings.bucket}/{key}"
 
-    def object_arguments(self, *, multipart: bool = False) -> dict[str, Any]:
-        """Arguments for every object created: the storage class, where one is set, and for a
-        multipart upload the checksum algorithm its parts will carry."""
+    def object_arguments(self) -> dict[str, Any]:
+        """Arguments for every object created (``PutObject``, ``CreateMultipartUpload``): the
+        storage class, where one is set, and the checksum algorithm, when checksums are on."""
         storage_class = self.settings.storage_class
         arguments: dict[str, Any] = {"StorageClass": storage_class} if storage_class else {}
-        if multipart:
-            arguments.update(self.checksum_arguments())
-        return arguments
+        return {**arguments, **self.checksum_arguments()}
 
     def checksum_arguments(self) -> dict[str, Any]:
         """``ChecksumAlgorithm`` for a request that sends object data, when checksums are on."""

@@ -116,7 +116,7 @@ class S3Writer:
 
     def _start_upload(self) -> str:
         if self._upload_id is None:
-            kwargs = self._adapter.object_arguments(multipart=True)
+            kwargs = self._adapter.object_arguments()
             doing = f"start the upload of {self._adapter.describe(self._key)}"
             try:
                 answer = self._adapter.client.create_multipart_upload(
@@ -194,11 +194,7 @@ class S3Writer:
         condition = {"IfNoneMatch": "*"} if self._adapter.conditional_write_supported() else {}
         if self._upload_id is None:
             doing = f"write {self._adapter.describe(self._key)}"
-            kwargs = {
-                **self._adapter.object_arguments(),
-                **self._adapter.checksum_arguments(),
-                **condition,
-            }
+            kwargs = {**self._adapter.object_arguments(), **condition}
             body = self._buffer if self._buffer is not None else bytearray()
             call: Any = lambda: client.put_object(  # noqa: E731
                 Bucket=bucket, Key=self._key, Body=body, **kwargs
