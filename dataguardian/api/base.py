@@ -84,14 +84,6 @@ class ReadOnlyViewSet(
     schema = Schema()
     # Any id reaches the view (a malformed one is a JSON 404 there), not only ids without dots.
     lookup_value_regex = "[^/]+"
-    #: The ``detail`` of the 409 answer to deleting an object that other rows still use.
-    in_use_detail: ClassVar[str] = "Other records use this object; delete them first."
-
-    def perform_destroy(self, instance: Any) -> None:
-        try:
-            instance.delete()
-        except ProtectedError as exc:
-            raise InUse(self.in_use_detail) from exc
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
