@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
-from django.conf import settings
 
 from tests.api.conftest import api, token, user  # noqa: F401 - fixtures used by the tests here
 from tests.executions.conftest import make_job, mysql_exec, pg_exec  # noqa: F401
@@ -65,12 +63,3 @@ def mariadb_shop() -> Iterator[str]:
     )
     yield name
     mysql_exec(f"DROP DATABASE IF EXISTS {name}")
-
-
-@pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    """The tests' own Redis database (REDIS_URL), emptied before and after."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
