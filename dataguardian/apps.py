@@ -7,7 +7,8 @@ from django.db.models.signals import post_migrate
 
 
 def _after_migrate(sender: AppConfig, **kwargs: Any) -> None:
-    from dataguardian import periodic, system_settings
+    from core import system_settings
+    from dataguardian import periodic
 
     periodic.ensure_periodic_tasks()
     system_settings.ensure_defaults()
@@ -15,7 +16,7 @@ def _after_migrate(sender: AppConfig, **kwargs: Any) -> None:
 
 class DataGuardianConfig(AppConfig):
     name = "dataguardian"
-    verbose_name = "System"
+    verbose_name = "DataGuardian"
 
     def ready(self) -> None:
         from dataguardian import checks  # noqa: F401  (registers the system checks)

@@ -14,7 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
 def _configure() -> None:
-    from dataguardian.queues import QUEUES
+    from core.queues import QUEUES
 
     app.conf.task_queues = [Queue(name) for name in QUEUES]
     app.conf.task_routes = {

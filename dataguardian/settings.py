@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "core",
     "dataguardian",
     "datasources",
     "storage",
@@ -281,7 +282,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    # The API's views set ``dataguardian.api.Pagination`` (page_size parameter, at most 500);
+    # The API's views set ``core.api.Pagination`` (page_size parameter, at most 500);
     # it cannot be named here, as that module imports DRF's views, which read this setting.
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -317,9 +318,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "json": {"()": "dataguardian.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
-    "filters": {"redact": {"()": "dataguardian.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

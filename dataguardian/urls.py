@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core import api as core_api
 from dataguardian import api, views
 from datasources.api import DatasourceViewSet
 from executions.api import ExecutionViewSet
@@ -13,7 +14,7 @@ admin.site.site_header = "DataGuardian"
 admin.site.site_title = "DataGuardian"
 admin.site.index_title = "Backups"
 
-router = api.router()
+router = core_api.router()
 router.register("datasources", DatasourceViewSet, basename="datasource")
 router.register("storage-locations", StorageLocationViewSet, basename="storage-location")
 router.register("backup-jobs", BackupJobViewSet, basename="backup-job")
@@ -30,7 +31,7 @@ api_urls: list[URLPattern | URLResolver] = [
     path("", include(router.urls)),
 ]
 
-handler404 = "dataguardian.api.not_found"
+handler404 = "core.api.not_found"
 
 urlpatterns = [
     path("health", views.health, name="health"),

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from dataguardian.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
 from datasources.engines import ENGINES
 from datasources.models import Datasource, HealthCheck
 

@@ -18,9 +18,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataguardian.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_config
-from dataguardian.registry import Registry
-from dataguardian.validation import validate_tags
+from core.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_config
+from core.registry import Registry
+from core.validation import validate_tags
 from datasources.engines import ENGINES
 from datasources.engines.base import HealthResult
 from datasources.engines.process import mask

@@ -8,8 +8,8 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from dataguardian.fields import EncryptedConfigField
-from dataguardian.validation import clean_typed_config, validate_tags
+from core.fields import EncryptedConfigField
+from core.validation import clean_typed_config, validate_tags
 from datasources.engines import ENGINES
 from datasources.engines import choices as engine_choices
 

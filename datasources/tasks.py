@@ -12,7 +12,7 @@ import logging
 
 from celery import shared_task
 
-from dataguardian.queues import HEALTH
+from core.queues import HEALTH
 from datasources import health
 from datasources.models import Datasource
 

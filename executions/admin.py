@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.safestring import SafeString
 
-from dataguardian.admin_forms import status_badge
+from core.admin_forms import status_badge
 from executions.models import BackupChunk, BackupExecution
 
 

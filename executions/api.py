@@ -25,9 +25,9 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataguardian.api import ReadOnlyViewSet
-from dataguardian.queues import PRIORITY_MANUAL
-from dataguardian.registry import ConfigSchema
+from core.api import ReadOnlyViewSet
+from core.queues import PRIORITY_MANUAL
+from core.registry import ConfigSchema
 from datasources.models import Datasource
 from executions import verification
 from executions.models import BackupChunk, BackupExecution, IllegalTransition

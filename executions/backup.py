@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from dataguardian import system_settings
+from core import system_settings
 from datasources.engines.base import EngineError, TransientEngineError
 from executions.heartbeat import heartbeat
 from executions.models import BackupChunk, BackupExecution

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from dataguardian.logging import redact
+from core.logging import redact
 from executions.models import BackupExecution
 from jobs.models import BackupJob
 from jobs.retention import BackupRecord, RetentionPlan, RetentionPolicy, plan_retention

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from django.utils import timezone
 
-from dataguardian import system_settings
+from core import system_settings
 from datasources.engines.base import EngineError
 from datasources.models import Datasource
 from executions.backup import CHECKSUMS, MANIFEST, PROGRESS_INTERVAL

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from dataguardian.queues import BACKUPS
+from core.queues import BACKUPS
 from executions.backup import artifact_directory
 from executions.models import BackupExecution
 from executions.services import build_backup_execution, enqueue_backups

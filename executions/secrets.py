@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Sequence
 
-from dataguardian.logging import redact
+from core.logging import redact
 from executions.models import BackupExecution
 
 

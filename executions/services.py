@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from dataguardian.queues import PRIORITY_MANUAL, PRIORITY_SCHEDULED
+from core.queues import PRIORITY_MANUAL, PRIORITY_SCHEDULED
 from executions.models import BackupExecution
 from jobs.models import BackupJob
 

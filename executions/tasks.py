@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dataguardian import system_settings
-from dataguardian.queues import BACKUPS, CLEANUP, SCHEDULER
+from core import system_settings
+from core.queues import BACKUPS, CLEANUP, SCHEDULER
 from executions import cleanup, scheduler, verification
 from executions.backup import RetryableBackupError, perform_backup
 from executions.models import BackupExecution, IllegalTransition

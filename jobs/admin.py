@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from dataguardian import admin_forms  # noqa: F401  (makes ModelAdmin[...] work at runtime)
+from core import admin_forms  # noqa: F401  (makes ModelAdmin[...] work at runtime)
 from jobs.models import BackupJob
 
 

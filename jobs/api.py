@@ -16,8 +16,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataguardian.api import ModelViewSet, StrictModelSerializer
-from dataguardian.registry import ConfigSchema
+from core.api import ModelViewSet, StrictModelSerializer
+from core.registry import ConfigSchema
 from datasources.models import Datasource
 from executions.api import ExecutionSerializer
 from jobs.models import BackupJob

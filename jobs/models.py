@@ -13,7 +13,7 @@ from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
 
-from dataguardian.validation import drf_to_django_errors
+from core.validation import drf_to_django_errors
 from datasources.models import Datasource
 from jobs.schedule import next_run
 from jobs.schemas import (

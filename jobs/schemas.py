@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from dataguardian.registry import ConfigSchema
+from core.registry import ConfigSchema
 
 COMPRESSIONS = ["gzip", "zstd", "lz4", "none"]
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from dataguardian.admin_forms import status_badge
+from core.admin_forms import status_badge
 from notifications.models import Notification
 
 

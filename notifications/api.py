@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataguardian.api import ReadOnlyViewSet
+from core.api import ReadOnlyViewSet
 from notifications.models import Notification, NotificationType, Severity
 
 

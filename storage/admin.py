@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from dataguardian.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
 from storage.adapters import ADAPTERS
 from storage.models import StorageLocation
 

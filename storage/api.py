@@ -16,8 +16,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataguardian.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_config
-from dataguardian.registry import Registry
+from core.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_config
+from core.registry import Registry
 from storage.adapters import ADAPTERS
 from storage.adapters.base import StorageError
 from storage.health import check_location

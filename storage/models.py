@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import models
 
-from dataguardian.fields import EncryptedConfigField
-from dataguardian.validation import clean_typed_config
+from core.fields import EncryptedConfigField
+from core.validation import clean_typed_config
 from storage.adapters import ADAPTERS
 from storage.adapters import choices as adapter_choices
 

@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from dataguardian.queues import HEALTH
+from core.queues import HEALTH
 from storage.health import check_location
 from storage.models import StorageLocation
 

@@ -21,9 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dataguardian import system_settings
-from dataguardian.api.base import Schema
-from dataguardian.fields import MASK, mask_secrets
+from core import system_settings
+from core.api import Schema
+from core.fields import MASK, mask_secrets
 
 #: Seconds the health endpoint waits for the broker and for workers to answer.
 BROKER_TIMEOUT_SECONDS = 1.0
@@ -161,7 +161,7 @@ def _shown(key: str, value: Any) -> Any:
 
 
 def _all_settings() -> dict[str, Any]:
-    from dataguardian.models import SystemSetting
+    from core.models import SystemSetting
 
     stored = dict(
         SystemSetting.objects.filter(key__in=system_settings.SPECS).values_list("key", "value")
@@ -197,7 +197,7 @@ class SettingsView(APIView):
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )
     def put(self, request: Request) -> Response:
-        from dataguardian.models import SystemSetting
+        from core.models import SystemSetting
 
         data = request.data
         if not isinstance(data, Mapping) or not data:

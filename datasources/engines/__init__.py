@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataguardian.registry import Registry
+from core.registry import Registry
 from datasources.engines.base import Engine
 
 ENGINES: Registry[Engine] = Registry(

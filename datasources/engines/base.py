@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from rest_framework import serializers
 
-from dataguardian.registry import ConfigSchema, Strategy
+from core.registry import ConfigSchema, Strategy
 
 
 class Engine(Strategy):

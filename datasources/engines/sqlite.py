@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from dataguardian.registry import AbsolutePathField, ConfigSchema
+from core.registry import AbsolutePathField, ConfigSchema
 from datasources.engines.base import (
     BackupResult,
     BackupStream,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataguardian import system_settings
+from core import system_settings
 from executions.models import BackupExecution
 
 SCRATCH_PREFIX = "dgverify_"

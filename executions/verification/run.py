@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from dataguardian import system_settings
+from core import system_settings
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.restore import (

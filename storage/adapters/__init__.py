@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataguardian.registry import Registry
+from core.registry import Registry
 from storage.adapters.base import StorageAdapter
 
 ADAPTERS: Registry[StorageAdapter] = Registry(

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from dataguardian.registry import ConfigSchema
+from core.registry import ConfigSchema
 from storage.adapters.s3 import S3CompatibleAdapter, S3Settings, checksums_field
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO, Protocol
 
-from dataguardian.registry import Strategy
+from core.registry import Strategy
 
 
 class StorageError(Exception):

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from rest_framework import serializers
 
-from dataguardian.registry import AbsolutePathField, ConfigSchema
+from core.registry import AbsolutePathField, ConfigSchema
 from storage.adapters.base import (
     StorageAdapter,
     StorageError,

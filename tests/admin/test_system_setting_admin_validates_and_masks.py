@@ -7,8 +7,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from dataguardian.fields import MASK
-from dataguardian.models import SystemSetting
+from core.fields import MASK
+from core.models import SystemSetting
 
 SMTP_KEY = "notifications.email_smtp_config"
 SMTP_PASSWORD = "smtp-Secret-91"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataguardian.fields import MASK
+from core.fields import MASK
 from datasources.models import Datasource, HealthCheck
 from tests.api.conftest import DS_SECRET, MARIADB, PG
 

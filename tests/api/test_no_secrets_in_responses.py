@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from dataguardian.models import SystemSetting
+from core.models import SystemSetting
 from executions.models import BackupChunk
 from notifications.models import Notification
 from tests.api.conftest import DS_SECRET, PG, S3_SECRET, SMTP_SECRET

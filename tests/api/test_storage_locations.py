@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataguardian.fields import MASK
+from core.fields import MASK
 from storage.models import StorageLocation
 from tests.api.conftest import S3_SECRET
 from tests.factories import StorageLocationFactory

@@ -9,8 +9,8 @@ import yaml
 from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 
-from dataguardian import system_settings
-from dataguardian.fields import MASK
+from core import system_settings
+from core.fields import MASK
 from tests.api.conftest import SMTP_SECRET
 from tests.factories import BackupExecutionFactory
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from core.queues import QUEUES
 from dataguardian.celery import app
-from dataguardian.queues import QUEUES
 from datasources.tasks import run_health_checks
 from executions.tasks import enqueue_due_jobs, run_backup, run_cleanup
 

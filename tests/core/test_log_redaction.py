@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from dataguardian.logging import RedactSecretsFilter, redact
+from core.logging import RedactSecretsFilter, redact
 
 
 @pytest.mark.parametrize(

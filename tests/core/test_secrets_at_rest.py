@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
-from dataguardian import system_settings
-from dataguardian.crypto import DecryptionError
-from dataguardian.models import SystemSetting
+from core import system_settings
+from core.crypto import DecryptionError
+from core.models import SystemSetting
 from datasources.models import Datasource
 from storage.models import StorageLocation
 from tests.factories import DatasourceFactory, StorageLocationFactory

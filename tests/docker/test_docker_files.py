@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dataguardian.queues import QUEUES
+from core.queues import QUEUES
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPO / "docker"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataguardian.models import SystemSetting
+from core.models import SystemSetting
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
 from executions.tasks import claim_within_cap, run_backup

@@ -25,9 +25,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
+from core.queues import QUEUES
 from dataguardian.bootstrap import admin_password_file, ensure_admin_user
 from dataguardian.management.commands import run
-from dataguardian.queues import QUEUES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TEST_PASSWORD = "Run-Test-Pw-5f9c2e"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dataguardian import system_settings
+from core import system_settings
 from executions.verification import verify_backup
 from tests.verification.conftest import MARIADB_CONNECTION, scratch_schemas
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from dataguardian.models import SystemSetting
+from core.models import SystemSetting
 from executions.models import BackupExecution
 from executions.verification import verify_backup
 from tests.verification.conftest import scratch_databases

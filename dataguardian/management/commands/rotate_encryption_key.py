@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from dataguardian.models import SystemSetting
+from core.models import SystemSetting
 from datasources.models import Datasource
 from storage.models import StorageLocation
 

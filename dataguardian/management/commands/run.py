@@ -26,8 +26,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from gunicorn import version_info as gunicorn_version_info
 
+from core.queues import QUEUES, QueuePolicy
 from dataguardian.bootstrap import ensure_admin_user
-from dataguardian.queues import QUEUES, QueuePolicy
 
 logger = logging.getLogger("dataguardian.run")
 

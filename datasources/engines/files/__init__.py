@@ -36,7 +36,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from dataguardian.registry import AbsolutePathField, ConfigSchema
+from core.registry import AbsolutePathField, ConfigSchema
 from datasources.engines.base import (
     BackupStream,
     Engine,

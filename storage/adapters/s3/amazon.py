@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from dataguardian.registry import ConfigSchema
+from core.registry import ConfigSchema
 from storage.adapters.s3.adapter import S3CompatibleAdapter
 from storage.adapters.s3.settings import S3Settings, checksums_field
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from dataguardian.registry import AbsolutePathField, ConfigSchema
+from core.registry import AbsolutePathField, ConfigSchema
 
 
 class SSHConfig(ConfigSchema):

@@ -23,9 +23,9 @@ from django.utils.safestring import SafeString
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from dataguardian.fields import mask_secrets
-from dataguardian.registry import Registry, Strategy, UnknownType
-from dataguardian.validation import drf_to_django_errors
+from core.fields import mask_secrets
+from core.registry import Registry, Strategy, UnknownType
+from core.validation import drf_to_django_errors
 
 # --- Status badges -------------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.routers import DefaultRouter
 
-from dataguardian.fields import MASK, mask_secrets
-from dataguardian.registry import Registry, UnknownType
+from core.fields import MASK, mask_secrets
+from core.registry import Registry, UnknownType
 
 #: Answers every endpoint may give besides its documented success: a validation error (or a
 #: page past the end, a missing row), a missing or wrong login, a refused CSRF token.

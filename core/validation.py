@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
-from dataguardian.registry import Registry, UnknownType
+from core.registry import Registry, UnknownType
 
 
 def drf_to_django_errors(exc: serializers.ValidationError) -> list[str]:

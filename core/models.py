@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from django.db import models
 
-from dataguardian.fields import EncryptedConfigField
+from core.fields import EncryptedConfigField
 
 
 class SystemSetting(models.Model):
     """A global setting (seed table ``system_settings``), keyed by a dotted name such as
     ``system.max_concurrent_backups``. Known keys, their defaults and validation live in
-    ``dataguardian.system_settings``."""
+    ``core.system_settings``."""
 
     key = models.CharField(max_length=100, primary_key=True)
     value = EncryptedConfigField(
-        null=True, blank=True, encrypted_keys_from="dataguardian.system_settings.secret_fields"
+        null=True, blank=True, encrypted_keys_from="core.system_settings.secret_fields"
     )
     description = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)

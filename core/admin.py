@@ -12,12 +12,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from rest_framework import serializers
 
-from dataguardian import system_settings
-from dataguardian.admin_forms import config_display  # also makes ModelAdmin[...] subscriptable
-from dataguardian.fields import MASK, mask_secrets
-from dataguardian.models import SystemSetting
-from dataguardian.system_settings import SPECS
-from dataguardian.validation import drf_to_django_errors
+from core import system_settings
+from core.admin_forms import config_display  # also makes ModelAdmin[...] subscriptable
+from core.fields import MASK, mask_secrets
+from core.models import SystemSetting
+from core.system_settings import SPECS
+from core.validation import drf_to_django_errors
 
 
 def masked_value(key: str, value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import models
 from django.utils.module_loading import import_string
 
-from dataguardian import crypto
+from core import crypto
 
 ENCRYPTED_MARKER = "$encrypted"
 MASK = "********"

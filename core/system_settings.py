@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from dataguardian.registry import AbsolutePathField, ConfigSchema
+from core.registry import AbsolutePathField, ConfigSchema
 
 
 class SmtpConfigSchema(ConfigSchema):
@@ -116,7 +116,7 @@ def secret_fields() -> frozenset[str]:
 
 def get(key: str) -> Any:
     """The value of a known setting: the stored one, or its default."""
-    from dataguardian.models import SystemSetting
+    from core.models import SystemSetting
 
     spec = SPECS[key]
     row = SystemSetting.objects.filter(key=key).first()
@@ -125,7 +125,7 @@ def get(key: str) -> Any:
 
 def ensure_defaults() -> None:
     """Create the rows of known settings that are missing (never overwrites a stored value)."""
-    from dataguardian.models import SystemSetting
+    from core.models import SystemSetting
 
     for spec in SPECS.values():
         SystemSetting.objects.get_or_create(
