@@ -17,14 +17,14 @@ MODELS = [
     "executions.backupexecution",
     "executions.backupchunk",
     "notifications.notification",
-    "dataguardian.systemsetting",
+    "core.systemsetting",
 ]
 ADDABLE = [
     "datasources.datasource",
     "storage.storagelocation",
     "jobs.backupjob",
     "notifications.notification",
-    "dataguardian.systemsetting",
+    "core.systemsetting",
 ]
 READ_ONLY = sorted(set(MODELS) - set(ADDABLE))
 

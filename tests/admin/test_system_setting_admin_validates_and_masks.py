@@ -35,14 +35,14 @@ def smtp_setting(db):
 
 
 def change_url(key: str) -> str:
-    return reverse("admin:dataguardian_systemsetting_change", args=[key])
+    return reverse("admin:core_systemsetting_change", args=[key])
 
 
 def test_the_smtp_password_is_masked_on_the_change_page_and_changelist(admin_client, smtp_setting):
     change = admin_client.get(change_url(SMTP_KEY)).content.decode()
     assert SMTP_PASSWORD not in change
     assert MASK in change
-    changelist = admin_client.get(reverse("admin:dataguardian_systemsetting_changelist"))
+    changelist = admin_client.get(reverse("admin:core_systemsetting_changelist"))
     assert SMTP_PASSWORD not in changelist.content.decode()
 
 
@@ -72,7 +72,7 @@ def test_an_invalid_value_is_a_form_error(admin_client, db):
 def test_only_known_keys_can_be_added(admin_client, db):
     SystemSetting.objects.filter(key="system.max_concurrent_backups").delete()
     known = set(SystemSetting.objects.values_list("key", flat=True))
-    url = reverse("admin:dataguardian_systemsetting_add")
+    url = reverse("admin:core_systemsetting_add")
     response = admin_client.post(url, {"key": "made.up", "value": "1", "description": ""})
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
