@@ -7,110 +7,38 @@ whatever it wrote, so nothing incomplete looks like a backup.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
-from dataclasses import asdict
-from datetime import UTC
 from pathlib import Path
-from typing import Any
-
-from django.utils import timezone
 
 from core import system_settings
 from datasources.engines.base import EngineError, TransientEngineError
+from executions import progress as progress_module
+from executions.artifact import (
+    MANIFEST,
+    artifact_directory,
+    artifact_names,
+    build_manifest,
+    write_index,
+)
 from executions.heartbeat import heartbeat
 from executions.models import BackupChunk, BackupExecution
 from executions.pipeline.compression import make_compressor
-from executions.pipeline.stream import PipelineResult, Progress, artifact_names, run_pipeline
+from executions.pipeline.stream import run_pipeline
+from executions.progress import RunStopped, record_backup_progress
 from executions.secrets import failure_text, scrub, secrets_of
-from executions.services import enqueue_verification
 from notifications.models import EntityType, NotificationType, Severity
 from notifications.service import notify
 from storage.adapters.base import StorageAdapter, StorageError, TransientStorageError
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-CHECKSUMS = "SHA256SUMS"
-MANIFEST_VERSION = 1
-PROGRESS_INTERVAL = 2.0
 TRANSIENT = (TransientEngineError, TransientStorageError, ConnectionError, TimeoutError)
-
-
-class BackupCancelled(Exception):
-    """The execution was cancelled while it ran."""
 
 
 class RetryableBackupError(Exception):
     """A transient failure; the execution is queued again for a retry."""
-
-
-def artifact_directory(execution: BackupExecution) -> str:
-    """``<datasource>/<job>/<timestamp>-<execution>``, relative to the storage root. Ids, not
-    names, so renaming a job never splits or merges its backups."""
-    started = execution.started_at or timezone.now()
-    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{execution.datasource_id}/{execution.job_id}/{stamp}-{execution.id}"
-
-
-def _record_progress(execution: BackupExecution, progress: Progress) -> None:
-    """Write progress and the heartbeat the reaper watches; stop the run when the execution
-    was cancelled, or was failed by the reaper (which then has queued any retry itself)."""
-    status = (
-        BackupExecution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
-    )
-    if status == BackupExecution.Status.CANCELLED:
-        raise BackupCancelled("The backup was cancelled.")
-    if status != BackupExecution.Status.RUNNING:
-        raise BackupCancelled(f"The execution is {status}; another process ended it.")
-    BackupExecution.objects.filter(pk=execution.pk).update(
-        heartbeat_at=timezone.now(),
-        progress={
-            "phase": progress.phase,
-            "bytes_in": progress.raw_bytes,
-            "bytes_out": progress.compressed_bytes,
-            "rate_bytes_per_second": round(progress.rate),
-            "chunk": progress.chunk,
-        },
-    )
-
-
-def _manifest(
-    execution: BackupExecution,
-    options: dict[str, Any],
-    result: PipelineResult,
-    engine_metadata: dict[str, Any],
-    extension: str,
-    compression_ext: str,
-) -> dict[str, Any]:
-    job, ds = execution.job, execution.datasource
-    return {
-        "format_version": MANIFEST_VERSION,
-        "tool": "DataGuardian",
-        "execution_id": str(execution.id),
-        "job": {"id": str(job.id), "name": job.name},
-        "datasource": {"id": str(ds.id), "name": ds.name, "type": ds.type},
-        "engine": {
-            "type": ds.type,
-            "artifact_format": extension,
-            "database_version": engine_metadata.get("database_version"),
-            "tool_version": engine_metadata.get("tool_version"),
-        },
-        "options": options,
-        "compression": {
-            "algorithm": options.get("compression", "none"),
-            "level": options.get("compression_level"),
-            "extension": compression_ext,
-        },
-        "size_bytes": result.raw_bytes,
-        "compressed_size_bytes": result.compressed_bytes,
-        "sha256": result.sha256,
-        "chunks": [asdict(chunk) for chunk in result.chunks],
-        "started_at": execution.started_at.isoformat() if execution.started_at else None,
-        "created_at": timezone.now().isoformat(),
-    }
 
 
 def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -> bool:
@@ -119,14 +47,16 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
     On failure the partial artifact is deleted and the execution marked ``failed`` with a
     readable, secret-free message, and a ``backup_failed`` notification is recorded; but when
     ``retry_allowed`` and the error is transient, the execution is queued again and
-    ``RetryableBackupError`` raised for the caller to schedule the retry.
+    ``RetryableBackupError`` raised for the caller to schedule the retry. Whether a
+    verification should follow is ``verification_due``'s to say; the caller sends it.
     """
     job = execution.job
     datasource = execution.datasource
     location = execution.storage_location
     options = dict(job.backup_options)
     engine = datasource.engine()
-    adapter: StorageAdapter = location.adapter(location.config)
+    extension = engine.artifact_extension(options)
+    adapter = location.adapter(location.config)
     directory = artifact_directory(execution)
     temp_root = Path(system_settings.get("system.temp_directory"))
     temp_dir = temp_root / f"run-{execution.id}"
@@ -145,40 +75,25 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
             heartbeat(execution.id),
             engine.backup(datasource.connection_config, options, temp_dir) as stream,
         ):
-            # The engine's extension is known once it reports; names need it up front, so the
-            # engine declares it as ``artifact_extension``.
-            names = artifact_names(
-                engine.artifact_extension(options), compressor.extension, max_chunk is not None
-            )
+            names = artifact_names(extension, compressor.extension, max_chunk is not None)
             try:
                 result = run_pipeline(
                     stream,
                     compressor,
                     lambda n: adapter.open_write(f"{directory}/{names(n)}", size_hint=size_hint),
                     max_chunk,
-                    progress=lambda p: _record_progress(execution, p),
-                    progress_interval=PROGRESS_INTERVAL,
+                    progress=lambda p: record_backup_progress(execution.pk, p),
+                    progress_interval=progress_module.PROGRESS_INTERVAL,
                     chunk_name=names,
                 )
             except BaseException:
                 stream.abort()
                 raise
             engine_result = stream.finish()
-        manifest = _manifest(
-            execution,
-            options,
-            result,
-            engine_result.metadata,
-            engine_result.extension,
-            compressor.extension,
+        manifest = build_manifest(
+            execution, options, result, engine_result.metadata, extension, compressor.extension
         )
-        # sha256sum's own format, chunks in order: `sha256sum -c SHA256SUMS` verifies them and
-        # `awk '{print $2}' SHA256SUMS | xargs cat` joins them, without DataGuardian.
-        sums = "".join(f"{chunk.sha256}  {chunk.name}\n" for chunk in result.chunks)
-        with adapter.open_write(f"{directory}/{CHECKSUMS}") as writer:
-            writer.write(sums.encode())
-        with adapter.open_write(f"{directory}/{MANIFEST}") as writer:
-            writer.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+        write_index(adapter, directory, result.chunks, manifest)
     except Exception as exc:
         _discard(adapter, directory)
         return _failed(execution, exc, retry_allowed)
@@ -227,9 +142,14 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
         entity_id=execution.id,
         metadata={"job_id": str(job.id)},
     )
-    if options.get("verify_after_backup"):
-        enqueue_verification(execution)
     return True
+
+
+def verification_due(execution: BackupExecution) -> bool:
+    """Whether a completed backup asks to be verified right after it ran."""
+    return execution.status == BackupExecution.Status.COMPLETED and bool(
+        execution.job.backup_options.get("verify_after_backup")
+    )
 
 
 def _expected_size(execution: BackupExecution) -> int | None:
@@ -261,7 +181,7 @@ def _discard(adapter: StorageAdapter, directory: str) -> None:
 
 def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> bool:
     secrets = secrets_of(execution)
-    if isinstance(exc, BackupCancelled):
+    if isinstance(exc, RunStopped):
         logger.info("Backup %s cancelled", execution.id)
         return False
     if retry_allowed and isinstance(exc, TRANSIENT):

@@ -10,55 +10,41 @@ input.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 import time
-from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from django.utils import timezone
+from typing import Any
 
 from core import system_settings
 from datasources.engines.base import EngineError
 from datasources.models import Datasource
-from executions.backup import CHECKSUMS, MANIFEST, PROGRESS_INTERVAL
+from executions.artifact import (
+    ArtifactError,
+    ChunkReader,
+    compression_of,
+    expected_chunks,
+    manifest_path,
+    read_manifest,
+    verify_chunks,
+)
 from executions.heartbeat import heartbeat
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
+from executions.progress import RestoreProgress, RunStopped
 from executions.secrets import failure_text, secrets_of
 from notifications.models import EntityType, NotificationType, Severity
 from notifications.service import notify
-from storage.adapters.base import StorageAdapter, StorageError, StoragePathMissing
+from storage.adapters.base import StorageError
 
 logger = logging.getLogger(__name__)
 
-READ_SIZE = 1024 * 1024
 # Where the target of a files or SQLite restore is a path, not the datasource's own.
 PATH_FIELDS = {"files": "source_path", "sqlite": "file_path"}
 
 
 class RestoreRefused(Exception):
     """A restore that must not start; nothing was created or touched."""
-
-
-class RestoreError(Exception):
-    """The artifact cannot be restored (missing or corrupt chunk, bad manifest)."""
-
-
-class RestoreCancelled(Exception):
-    """The restore execution was cancelled while it ran."""
-
-
-@dataclass(frozen=True)
-class Chunk:
-    number: int
-    path: str  # relative to the storage root
-    size: int
-    sha256: str
 
 
 # --- Creating a restore ---------------------------------------------------------------------
@@ -143,7 +129,7 @@ def perform_restore(execution: BackupExecution) -> bool:
         execution.fail("The backup this restore was made from no longer exists.")
         return False
     target = execution.datasource
-    adapter: StorageAdapter = execution.storage_location.adapter(execution.storage_location.config)
+    adapter = execution.storage_location.adapter(execution.storage_location.config)
     options = dict(execution.metadata.get("restore_options") or {})
     target_path = execution.metadata.get("target_path")
     config = dict(target.connection_config)
@@ -160,8 +146,7 @@ def perform_restore(execution: BackupExecution) -> bool:
             verify_chunks(adapter, chunks, manifest, progress)
             temp_dir.mkdir(parents=True, mode=0o700)
             with ChunkReader(adapter, chunks, progress) as raw:
-                algorithm = str((manifest.get("compression") or {}).get("algorithm") or "none")
-                stream = open_decompressed(raw, algorithm)
+                stream = open_decompressed(raw, compression_of(manifest))
                 result = target.engine().restore(config, options, stream, temp_dir, manifest)
                 raw.check_complete()
     except Exception as exc:
@@ -179,7 +164,7 @@ def perform_restore(execution: BackupExecution) -> bool:
         metadata={
             **execution.metadata,
             **result,
-            "source_manifest": f"{backup.backup_path}/{MANIFEST}",
+            "source_manifest": manifest_path(backup),
             "checksum": manifest.get("sha256"),
             "seconds": round(time.monotonic() - started, 3),
         },
@@ -197,196 +182,12 @@ def perform_restore(execution: BackupExecution) -> bool:
     return True
 
 
-def read_manifest(adapter: StorageAdapter, backup: BackupExecution) -> dict[str, Any]:
-    path = f"{backup.backup_path}/{MANIFEST}"
-    try:
-        with adapter.open_read(path) as reader:
-            manifest = json.loads(reader.read(READ_SIZE * 16))
-    except StoragePathMissing as exc:
-        raise RestoreError(
-            f"The backup's {MANIFEST} is missing at {path}; it is not a complete backup."
-        ) from exc
-    except ValueError as exc:
-        raise RestoreError(f"The backup's {MANIFEST} is not valid JSON: {exc}.") from exc
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("chunks"), list):
-        raise RestoreError(f"The backup's {MANIFEST} lists no chunks.")
-    return manifest
-
-
-def expected_chunks(
-    adapter: StorageAdapter, backup: BackupExecution, manifest: dict[str, Any]
-) -> list[Chunk]:
-    """The chunks as the manifest lists them, which ``SHA256SUMS`` and the database's chunk
-    rows must agree with: a disagreement means one of them was altered."""
-    directory = backup.backup_path
-    chunks = [
-        Chunk(int(c["number"]), f"{directory}/{c['name']}", int(c["size"]), str(c["sha256"]))
-        for c in manifest["chunks"]
-    ]
-    if not chunks:
-        raise RestoreError(f"The backup's {MANIFEST} lists no chunks.")
-    try:
-        with adapter.open_read(f"{directory}/{CHECKSUMS}") as reader:
-            sums = reader.read(READ_SIZE * 16).decode()
-    except StoragePathMissing as exc:
-        raise RestoreError(f"The backup's {CHECKSUMS} is missing.") from exc
-    listed = [tuple(line.split(None, 1)) for line in sums.splitlines() if line.strip()]
-    expected = [(c.sha256, c.path.rsplit("/", 1)[-1]) for c in chunks]
-    if listed != expected:
-        raise RestoreError(f"The backup's {CHECKSUMS} does not match its {MANIFEST}.")
-    rows = list(
-        backup.chunks.order_by("chunk_number").values_list(
-            "chunk_number", "file_path", "size_bytes", "checksum"
-        )
-    )
-    if rows and [Chunk(*row) for row in rows] != chunks:
-        raise RestoreError(f"The backup's chunk records do not match its {MANIFEST}.")
-    return chunks
-
-
-class RestoreProgress:
-    """Writes phase and byte counts to the execution every ``PROGRESS_INTERVAL`` seconds,
-    and notices a cancel there."""
-
-    def __init__(self, execution: BackupExecution, total: int) -> None:
-        self.execution = execution
-        self.total = total
-        self.phase = "verify"
-        self.done = 0
-        self._last = 0.0
-
-    def start(self, phase: str) -> None:
-        self.phase, self.done, self._last = phase, 0, 0.0
-        self.add(0)
-
-    def add(self, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if now - self._last < PROGRESS_INTERVAL:
-            return
-        self._last = now
-        status = (
-            BackupExecution.objects.filter(pk=self.execution.pk)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if status == BackupExecution.Status.CANCELLED:
-            raise RestoreCancelled("The restore was cancelled.")
-        BackupExecution.objects.filter(pk=self.execution.pk).update(
-            heartbeat_at=timezone.now(),
-            progress={"phase": self.phase, "bytes_total": self.total, "bytes_done": self.done},
-        )
-
-
-def _open_chunk(adapter: StorageAdapter, chunk: Chunk, stack: ExitStack) -> BinaryIO:
-    try:
-        return stack.enter_context(adapter.open_read(chunk.path))
-    except StoragePathMissing as exc:
-        raise RestoreError(
-            f"Chunk {chunk.number} ({chunk.path}) is missing from the storage location."
-        ) from exc
-
-
-def verify_chunks(
-    adapter: StorageAdapter,
-    chunks: list[Chunk],
-    manifest: dict[str, Any],
-    progress: RestoreProgress,
-) -> None:
-    """First pass: every chunk present, of its recorded size and SHA-256, and the whole
-    artifact of the manifest's SHA-256. Streams; holds one read in memory."""
-    progress.start("verify")
-    whole = hashlib.sha256()
-    for chunk in chunks:
-        digest = hashlib.sha256()
-        size = 0
-        with ExitStack() as stack:
-            reader = _open_chunk(adapter, chunk, stack)
-            while data := reader.read(READ_SIZE):
-                digest.update(data)
-                whole.update(data)
-                size += len(data)
-                progress.add(len(data))
-        if size != chunk.size or digest.hexdigest() != chunk.sha256:
-            raise RestoreError(
-                f"Chunk {chunk.number} ({chunk.path}) is corrupt: its SHA-256 or size does not "
-                "match the manifest. Nothing was restored."
-            )
-    if manifest.get("sha256") and whole.hexdigest() != manifest["sha256"]:
-        raise RestoreError("The artifact's SHA-256 does not match the manifest.")
-
-
-class ChunkReader:
-    """Second pass: the chunks read in order as one stream, each hashed again. A chunk whose
-    bytes differ from the verified ones raises before its last byte is handed on."""
-
-    def __init__(
-        self, adapter: StorageAdapter, chunks: list[Chunk], progress: RestoreProgress
-    ) -> None:
-        self._adapter = adapter
-        self._chunks = chunks
-        self._progress = progress
-        self._stack = ExitStack()
-        self._index = -1
-        self._reader: BinaryIO | None = None
-        self._digest = hashlib.sha256()
-        self._size = 0
-
-    def __enter__(self) -> ChunkReader:
-        self._progress.start("restore")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
-
-    def _next(self) -> bool:
-        self._stack.close()
-        self._index += 1
-        if self._index >= len(self._chunks):
-            self._reader = None
-            return False
-        self._reader = _open_chunk(self._adapter, self._chunks[self._index], self._stack)
-        self._digest, self._size = hashlib.sha256(), 0
-        return True
-
-    def _end_of_chunk(self) -> None:
-        chunk = self._chunks[self._index]
-        if self._size != chunk.size or self._digest.hexdigest() != chunk.sha256:
-            raise RestoreError(
-                f"Chunk {chunk.number} ({chunk.path}) changed after it was verified; the "
-                "restore was stopped."
-            )
-
-    def read(self, size: int = -1, /) -> bytes:
-        want = READ_SIZE if size is None or size < 0 else size
-        while True:
-            if self._reader is None and not self._next():
-                return b""
-            assert self._reader is not None
-            data = self._reader.read(want)
-            if data:
-                self._digest.update(data)
-                self._size += len(data)
-                self._progress.add(len(data))
-                # The last piece of a chunk is handed on only once the chunk proved intact.
-                if self._size >= self._chunks[self._index].size:
-                    self._end_of_chunk()
-                return data
-            self._end_of_chunk()
-            self._reader = None
-
-    def check_complete(self) -> None:
-        """The engine may stop reading before the end; the rest must still be intact."""
-        while self.read(READ_SIZE):
-            pass
-
-
 def _failed(execution: BackupExecution, exc: Exception) -> bool:
-    if isinstance(exc, RestoreCancelled):
+    if isinstance(exc, RunStopped):
         logger.info("Restore %s cancelled", execution.id)
         return False
     message, stack = failure_text(
-        exc, secrets_of(execution), (EngineError, StorageError, RestoreError)
+        exc, secrets_of(execution), (EngineError, StorageError, ArtifactError)
     )
     logger.warning("Restore %s failed: %s", execution.id, message)
     execution.fail(message, stack)

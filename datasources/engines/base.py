@@ -105,13 +105,12 @@ class TransientEngineError(EngineError):
 class BackupResult:
     """What an engine reports once its stream has been read to the end and the tool exited 0.
 
-    ``extension`` names the artifact before compression (``dump``, ``sql``, ``tar``, ``db``);
-    ``metadata`` holds ``database_version``, ``tool_version``, ``tables_backed_up``,
-    ``rows_approximate``, ``files_count`` and ``engine_output`` (a bounded stderr tail) where
-    they apply.
+    The artifact's format is not reported here: it is ``Engine.artifact_extension(options)``,
+    known before the run starts and the one source of the name. ``metadata`` holds
+    ``database_version``, ``tool_version``, ``tables_backed_up``, ``rows_approximate``,
+    ``files_count`` and ``engine_output`` (a bounded stderr tail) where they apply.
     """
 
-    extension: str
     metadata: dict[str, Any] = field(default_factory=dict)
     files_count: int | None = None
 

@@ -221,7 +221,6 @@ def _backup(
 
         def result(tail: str) -> BackupResult:
             return BackupResult(
-                extension="sql",
                 metadata={
                     "database_version": version,
                     "tool_version": tool_version,

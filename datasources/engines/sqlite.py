@@ -187,7 +187,7 @@ class SQLiteEngine(Engine):
                     copy.close()
             finally:
                 source.close()
-            stream = _FileStream(open(copy_path, "rb"), BackupResult("db", metadata))  # noqa: SIM115
+            stream = _FileStream(open(copy_path, "rb"), BackupResult(metadata))  # noqa: SIM115
             yield stream
         finally:
             if stream is not None:

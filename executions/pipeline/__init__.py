@@ -5,7 +5,6 @@ from executions.pipeline.stream import (
     ChunkInfo,
     PipelineResult,
     Progress,
-    artifact_names,
     run_pipeline,
 )
 
@@ -14,7 +13,6 @@ __all__ = [
     "Compressor",
     "PipelineResult",
     "Progress",
-    "artifact_names",
     "make_compressor",
     "open_decompressed",
     "run_pipeline",

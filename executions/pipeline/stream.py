@@ -23,7 +23,6 @@ __all__ = [
     "PipelineResult",
     "Progress",
     "Source",
-    "artifact_names",
     "run_pipeline",
 ]
 
@@ -61,27 +60,6 @@ class PipelineResult:
     chunks: list[ChunkInfo] = field(default_factory=list)
 
 
-def artifact_names(
-    extension: str, compression_ext: str, chunked: bool, stem: str = "backup"
-) -> Callable[[int], str]:
-    """The names of an artifact's chunks by number: ``backup.dump.zst`` when unchunked,
-    ``backup.dump.zst.part001``, ``.part002`` ... when chunked."""
-    base = ".".join(part for part in (stem, extension, compression_ext) if part)
-    if not chunked:
-
-        def single(number: int) -> str:
-            if number != 1:
-                raise ValueError("An unchunked artifact has a single chunk.")
-            return base
-
-        return single
-
-    def part(number: int) -> str:
-        return f"{base}.part{number:03d}"
-
-    return part
-
-
 def _default_name(number: int) -> str:
     return f"part{number:03d}"
 
@@ -102,8 +80,8 @@ def run_pipeline(
     Each chunk is written inside its own ``with open_chunk(number) as writer:`` so it is
     published only once complete; an exception anywhere aborts the chunk in progress and
     propagates (stopping the source's tool is the caller's business). ``chunk_name`` gives the
-    name recorded in each ``ChunkInfo`` (see ``artifact_names``). ``progress`` is called at
-    most every ``progress_interval`` seconds and once at the end.
+    name recorded in each ``ChunkInfo`` (see ``executions.artifact.artifact_names``).
+    ``progress`` is called at most every ``progress_interval`` seconds and once at the end.
     """
     if max_chunk_bytes is not None and max_chunk_bytes <= 0:
         raise ValueError("max_chunk_bytes must be positive.")

@@ -16,15 +16,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import system_settings
-from executions.models import BackupExecution
-from executions.pipeline.compression import open_decompressed
-from executions.restore import (
+from executions.artifact import (
     ChunkReader,
-    RestoreProgress,
+    compression_of,
     expected_chunks,
     read_manifest,
     verify_chunks,
 )
+from executions.models import BackupExecution
+from executions.pipeline.compression import open_decompressed
 from executions.secrets import failure_text, secrets_of
 from executions.verification.checks import SCRATCH_PREFIX, Check, Scratch, VerificationRefused
 from executions.verification.targets import (
@@ -35,7 +35,6 @@ from executions.verification.targets import (
 )
 from notifications.models import EntityType, NotificationType, Severity
 from notifications.service import notify
-from storage.adapters.base import StorageAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +115,16 @@ def _record(backup: BackupExecution, verification: dict[str, Any]) -> None:
 # --- Restoring into the scratch target ------------------------------------------------------
 
 
-class _CountingProgress(RestoreProgress):
+class _CountingProgress:
     """Counts bytes without writing anywhere: a verification has no execution of its own to
     report progress into, and the backup's record must stay as the backup left it."""
+
+    def __init__(self) -> None:
+        self.phase = "verify"
+        self.done = 0
+
+    def start(self, phase: str) -> None:
+        self.phase, self.done = phase, 0
 
     def add(self, count: int) -> None:
         self.done += count
@@ -128,19 +134,16 @@ def _restore_into(
     backup: BackupExecution, config: dict[str, Any], temp_dir: Path
 ) -> dict[str, Any]:
     location = backup.storage_location
-    adapter: StorageAdapter = location.adapter(location.config)
+    adapter = location.adapter(location.config)
     manifest = read_manifest(adapter, backup)
     chunks = expected_chunks(adapter, backup, manifest)
-    progress = _CountingProgress(backup, sum(chunk.size for chunk in chunks))
+    progress = _CountingProgress()
     verify_chunks(adapter, chunks, manifest, progress)
     work = temp_dir / "work"
     work.mkdir(mode=0o700)
     with ChunkReader(adapter, chunks, progress) as raw:
-        algorithm = str((manifest.get("compression") or {}).get("algorithm") or "none")
-        stream = open_decompressed(raw, algorithm)
-        result: dict[str, Any] = backup.datasource.engine().restore(
-            config, {}, stream, work, manifest
-        )
+        stream = open_decompressed(raw, compression_of(manifest))
+        result = backup.datasource.engine().restore(config, {}, stream, work, manifest)
         raw.check_complete()
     return result
 

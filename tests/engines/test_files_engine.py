@@ -122,7 +122,7 @@ def test_the_archive_extracts_with_tar_to_the_same_tree_minus_the_excluded(tree,
     assert expected["link-to-readme"] == ("link", "readme.txt")
     assert _snapshot(dest) == expected
 
-    assert result.extension == "tar"
+    assert FilesEngine().artifact_extension({}) == "tar"
     # readme.txt, empty, run.sh, big.bin, deep.txt, dir1/photo.jpg, img/p.jpg
     assert result.files_count == 7
     assert result.metadata["files_count"] == 7

@@ -144,7 +144,7 @@ def test_a_dump_restores_every_row_the_trigger_and_the_routine(
 
     result = _backup_to_file(_config(source_db), {}, work_dir, dump)
 
-    assert result.extension == "sql"
+    assert MySQLEngine().artifact_extension({}) == "sql"
     assert "MariaDB" in result.metadata["database_version"]
     assert "Ver" in result.metadata["tool_version"]
     assert result.metadata["tables_backed_up"] == 3

@@ -154,7 +154,7 @@ def test_a_custom_dump_restores_every_row_and_the_trigger(source_db, fresh_db, w
 
     result = _backup_to_file(_config(source_db["name"]), {}, work_dir, dump)
 
-    assert result.extension == "dump"
+    assert PostgresEngine().artifact_extension({}) == "dump"
     assert result.metadata["database_version"].startswith("PostgreSQL 15.")
     assert result.metadata["tool_version"].startswith("pg_dump (PostgreSQL) 15")
     assert result.metadata["tables_backed_up"] == 3
@@ -219,7 +219,7 @@ def test_parallel_jobs_stream_a_directory_dump_as_a_tar_pg_restore_accepts(
 
     result = _backup_to_file(_config(source_db["name"]), {"parallel_jobs": 2}, work_dir, archive)
 
-    assert result.extension == "tar"
+    assert PostgresEngine().artifact_extension({"parallel_jobs": 2}) == "tar"
     assert result.files_count is not None
     assert result.files_count >= 4  # toc.dat plus one file per table
     extracted = tmp_path / "extracted"
@@ -377,7 +377,7 @@ def test_a_tool_exiting_non_zero_after_writing_fails_finish_with_its_stderr(tmp_
         ["sh", "-c", "printf partial; echo 'pg_dump: error: disk on fire' >&2; exit 3"],
         tool_env(tmp_path),
     )
-    stream = ProcessStream(process, lambda tail: BackupResult("dump"))
+    stream = ProcessStream(process, lambda tail: BackupResult())
 
     assert stream.read(100) == b"partial"
     with pytest.raises(EngineError, match="sh exited with status 3: pg_dump: error: disk on fire"):
@@ -389,7 +389,7 @@ def test_connection_failures_in_stderr_are_transient(tmp_path):
         ["sh", "-c", "echo 'could not connect to server: Connection refused' >&2; exit 1"],
         tool_env(tmp_path),
     )
-    stream = ProcessStream(process, lambda tail: BackupResult("dump"))
+    stream = ProcessStream(process, lambda tail: BackupResult())
 
     assert stream.read() == b""
     with pytest.raises(TransientEngineError):
@@ -402,7 +402,7 @@ def test_a_secret_that_leaks_into_stderr_is_masked(tmp_path):
         tool_env(tmp_path),
         secrets=["hunter2"],
     )
-    stream = ProcessStream(process, lambda tail: BackupResult("dump"))
+    stream = ProcessStream(process, lambda tail: BackupResult())
     stream.read()
 
     with pytest.raises(EngineError) as raised:
@@ -419,7 +419,7 @@ def test_the_tool_environment_is_minimal(tmp_path):
 
 def test_abort_stops_the_whole_process_group(tmp_path):
     process = ToolProcess(["sh", "-c", "sleep 60 & sleep 60; wait"], tool_env(tmp_path))
-    stream = ProcessStream(process, lambda tail: BackupResult("dump"))
+    stream = ProcessStream(process, lambda tail: BackupResult())
     members = []
     for _ in range(50):
         members = _process_group(stream.pid)

@@ -116,7 +116,7 @@ def test_a_backup_taken_while_rows_are_inserted_is_a_consistent_database(databas
     finally:
         conn.close()
 
-    assert result.extension == "db"
+    assert SQLiteEngine().artifact_extension({}) == "db"
     assert result.metadata["database_version"] == f"SQLite {sqlite3.sqlite_version}"
     assert result.metadata["tables_backed_up"] == 3
     assert result.metadata["rows_approximate"] == copied + users + odd

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from executions import backup as backup_module
+from executions import progress as progress_module
 from executions.backup import perform_backup
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
@@ -42,7 +42,7 @@ def _dump_sessions(dbname: str) -> int:
 def test_cancelling_a_running_backup_stops_the_tool_and_keeps_nothing(
     make_job, slow_database, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(backup_module, "PROGRESS_INTERVAL", 0.2)
+    monkeypatch.setattr(progress_module, "PROGRESS_INTERVAL", 0.2)
     job = make_job(
         "postgres",
         {

@@ -14,8 +14,9 @@ from typing import BinaryIO
 
 import pytest
 
+from executions.artifact import artifact_names
 from executions.pipeline.compression import make_compressor, open_decompressed
-from executions.pipeline.stream import Progress, artifact_names, run_pipeline
+from executions.pipeline.stream import Progress, run_pipeline
 
 CLI = {"gzip": "gzip", "zstd": "zstd", "lz4": "lz4"}
 ALL = ["gzip", "zstd", "lz4", "none"]

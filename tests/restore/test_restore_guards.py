@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from executions import artifact
+from executions import progress as progress_module
 from executions import restore as restore_module
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
@@ -206,7 +208,7 @@ def test_the_command_exits_non_zero_when_the_restore_fails(backup_of, tmp_path):
 def test_a_chunk_changed_after_verification_stops_the_restore_tool(
     chunked_pg_backup, datasource_of, scratch_pg_target, monkeypatch
 ):
-    real_verify = restore_module.verify_chunks
+    real_verify = artifact.verify_chunks
     chunk = chunked_pg_backup.chunks.order_by("chunk_number").last()
     path = artifact_dir(chunked_pg_backup) / Path(chunk.file_path).name
 
@@ -228,7 +230,7 @@ def test_a_sqlite_chunk_changed_after_verification_leaves_the_target_unchanged(
 ):
     source = _sqlite_db(tmp_path / "app.db", 2000)
     backup = backup_of("sqlite", {"file_path": str(source)}, compression="none")
-    real_verify = restore_module.verify_chunks
+    real_verify = artifact.verify_chunks
     path = artifact_dir(backup) / "backup.db"
 
     def verify_then_tamper(*args, **kwargs) -> None:
@@ -249,7 +251,7 @@ def test_progress_reports_the_verify_phase_then_the_restore_phase(backup_of, tmp
     source = _sqlite_db(tmp_path / "app.db", 2000)
     backup = backup_of("sqlite", {"file_path": str(source)})
     total = backup.compressed_size_bytes
-    monkeypatch.setattr(restore_module, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(progress_module, "PROGRESS_INTERVAL", 0.0)
     seen: list[dict[str, object]] = []
     execution = restore_execution(
         backup, target_path=str(tmp_path / "copy.db"), options={}, confirm=True
@@ -258,7 +260,7 @@ def test_progress_reports_the_verify_phase_then_the_restore_phase(backup_of, tmp
     def record() -> None:
         seen.append(BackupExecution.objects.get(pk=execution.pk).progress)
 
-    real_verify = restore_module.verify_chunks
+    real_verify = artifact.verify_chunks
 
     def verify_and_record(*args, **kwargs) -> None:
         real_verify(*args, **kwargs)

@@ -289,7 +289,7 @@ class TarStream:
             "changed_during_backup": list(stats.changed),
             "engine_output": summary,
         }
-        return BackupResult("tar", metadata, files_count=stats.files_count)
+        return BackupResult(metadata, files_count=stats.files_count)
 
     def abort(self) -> None:
         if self._aborted:

@@ -90,10 +90,9 @@ def open_backup(
     client = choose_pg_dump(info.version_num, info.version, installed_pg_dumps())
     selected = select_tables(info.tables, include, exclude, info.others)
 
-    def result(extension: str) -> Callable[[str], BackupResult]:
+    def result() -> Callable[[str], BackupResult]:
         def build(tail: str) -> BackupResult:
             return BackupResult(
-                extension=extension,
                 metadata={
                     "database_version": f"PostgreSQL {info.version}",
                     "tool_version": client.version,
@@ -125,10 +124,10 @@ def open_backup(
         if jobs > 1:
             argv += ["--format=directory", f"--jobs={jobs}", f"--file={directory}"]
             process = ToolProcess(argv, env, secrets=secrets, pipe_stdout=False)
-            stream = DirectoryTarStream(process, directory, result("tar"))
+            stream = DirectoryTarStream(process, directory, result())
         else:
             argv.append("--format=custom")
-            stream = ProcessStream(ToolProcess(argv, env, secrets=secrets), result("dump"))
+            stream = ProcessStream(ToolProcess(argv, env, secrets=secrets), result())
         try:
             yield stream
         finally:
