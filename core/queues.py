@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+# The task attribute that names the queue a task was declared on (``task_options``).
+POLICY_ATTRIBUTE = "queue_policy"
+
 
 @dataclass(frozen=True)
 class QueuePolicy:
@@ -28,9 +31,10 @@ class QueuePolicy:
         return self.delay_seconds
 
     def task_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``@app.task`` that apply this policy (the queue itself is set
-        by ``task_routes`` in dataguardian/celery.py)."""
-        options: dict[str, Any] = {"max_retries": self.max_retries}
+        """Keyword arguments for ``@shared_task`` that bind a task to this queue and apply its
+        retry policy. Every task is declared with these, so a task's queue is written where
+        the task is: ``route_by_policy`` reads it back; there is no separate routing table."""
+        options: dict[str, Any] = {POLICY_ATTRIBUTE: self.name, "max_retries": self.max_retries}
         if self.backoff == "exponential":
             options.update(
                 retry_backoff=self.delay_seconds, retry_backoff_max=3600, retry_jitter=True
@@ -54,3 +58,22 @@ QUEUES: dict[str, QueuePolicy] = {
 # Lower number = served first (Redis priority steps 0-9).
 PRIORITY_MANUAL = 0
 PRIORITY_SCHEDULED = 5
+
+
+def queue_of(task: Any) -> str | None:
+    """The queue ``task`` was declared on, or None for a task that is not ours."""
+    name = getattr(task, POLICY_ATTRIBUTE, None)
+    return name if isinstance(name, str) and name in QUEUES else None
+
+
+def route_by_policy(
+    name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any
+) -> dict[str, str] | None:
+    """Celery router: a task goes to the queue its declaration names. A task sent by name
+    alone (``send_task``) is looked up among the app's registered tasks."""
+    if task is None:
+        from celery import current_app
+
+        task = current_app.tasks.get(name)
+    queue = queue_of(task)
+    return {"queue": queue} if queue else None

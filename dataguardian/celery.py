@@ -14,22 +14,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
 def _configure() -> None:
-    from core.queues import QUEUES
+    from core.queues import QUEUES, route_by_policy
 
+    # Each task names its queue where it is declared (``QueuePolicy.task_options``) and the
+    # router reads it from there; the queues themselves are the policies in core.queues.
     app.conf.task_queues = [Queue(name) for name in QUEUES]
-    app.conf.task_routes = {
-        "executions.tasks.run_backup": {"queue": "backups"},
-        "executions.tasks.run_restore": {"queue": "backups"},
-        "executions.tasks.verify_backup": {"queue": "backups"},
-        "executions.tasks.enqueue_due_jobs": {"queue": "scheduler"},
-        "executions.tasks.reap": {"queue": "scheduler"},
-        "executions.tasks.run_cleanup": {"queue": "cleanup"},
-        "datasources.tasks.run_health_checks": {"queue": "health"},
-        "datasources.tasks.check_datasource": {"queue": "health"},
-        "storage.tasks.check_storage_locations": {"queue": "health"},
-        "notifications.tasks.deliver": {"queue": "notifications"},
-        "dataguardian.tasks.beat_tick": {"queue": "scheduler"},
-    }
+    app.conf.task_routes = (route_by_policy,)
 
 
 _configure()

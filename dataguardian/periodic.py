@@ -3,47 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+
+from core.queues import queue_of
+from datasources.tasks import run_health_checks
+from executions.tasks import enqueue_due_jobs, reap, run_cleanup
+from storage.tasks import check_storage_locations
 
 
 @dataclass(frozen=True)
 class Periodic:
     name: str
-    task: str
-    queue: str
+    task_object: Any  # a Celery task: its name and its queue are read from it
     every_minutes: int | None = None
     cron: tuple[str, str] | None = None  # (minute, hour), every day
 
+    @property
+    def task(self) -> str:
+        return str(self.task_object.name)
+
+    @property
+    def queue(self) -> str:
+        return queue_of(self.task_object) or settings.CELERY_TASK_DEFAULT_QUEUE
+
 
 SYSTEM_TASKS = [
-    Periodic(
-        "dataguardian: enqueue due backups",
-        "executions.tasks.enqueue_due_jobs",
-        "scheduler",
-        every_minutes=1,
-    ),
-    Periodic(
-        "dataguardian: reap stale executions", "executions.tasks.reap", "scheduler", every_minutes=1
-    ),
-    Periodic(
-        "dataguardian: health checks",
-        "datasources.tasks.run_health_checks",
-        "health",
-        every_minutes=5,
-    ),
-    Periodic(
-        "dataguardian: storage checks",
-        "storage.tasks.check_storage_locations",
-        "health",
-        every_minutes=5,
-    ),
-    Periodic(
-        "dataguardian: cleanup (retention)",
-        "executions.tasks.run_cleanup",
-        "cleanup",
-        cron=("0", "4"),
-    ),
+    Periodic("dataguardian: enqueue due backups", enqueue_due_jobs, every_minutes=1),
+    Periodic("dataguardian: reap stale executions", reap, every_minutes=1),
+    Periodic("dataguardian: health checks", run_health_checks, every_minutes=5),
+    Periodic("dataguardian: storage checks", check_storage_locations, every_minutes=5),
+    Periodic("dataguardian: cleanup (retention)", run_cleanup, cron=("0", "4")),
 ]
 
 

@@ -32,7 +32,7 @@ from datasources.models import Datasource
 from executions import verification
 from executions.models import BackupChunk, BackupExecution, IllegalTransition
 from executions.restore import RestoreRefused, restore_execution
-from executions.services import enqueue_restore, enqueue_verification
+from executions.tasks import enqueue_restore, enqueue_verification
 from storage.adapters.base import StorageError
 
 #: Bytes read from storage per step of a download.
@@ -228,7 +228,7 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
                 {"detail": f"The execution is {execution.status}; cancel it first."},
                 status=status.HTTP_409_CONFLICT,
             )
-        if execution.owns_stored_files:
+        if execution.owns_stored_files and execution.backup_path:
             location = execution.storage_location
             try:
                 location.adapter(location.config).delete(execution.backup_path)

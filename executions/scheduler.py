@@ -9,7 +9,7 @@ describes the behaviour for operators.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,9 +19,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.queues import BACKUPS
-from executions.backup import artifact_directory
+from executions.artifact import artifact_directory
 from executions.models import BackupExecution
-from executions.services import build_backup_execution, enqueue_backups
+from executions.services import build_backup_execution
 from jobs.models import BackupJob
 from jobs.schedule import next_run
 
@@ -52,17 +52,26 @@ class TickResult:
     queued: int
     skipped: int
     already_run: int
+    # The executions created, for the caller to send to the workers once this committed.
+    to_send: list[BackupExecution] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class ReapResult:
+    """What one reaper pass did. ``to_send`` pairs each execution to (re)send with the delay
+    before it runs: none for a lost message, the backoff for a retry of a dead worker's run."""
+
     failed: int
     retried: int
     redispatched: int
+    to_send: list[tuple[BackupExecution, int | None]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
 
 def enqueue_due_jobs(now: datetime | None = None) -> TickResult:
-    """Queue one execution for every enabled job whose ``next_execution_at`` has passed.
+    """Queue one execution for every enabled job whose ``next_execution_at`` has passed, and
+    return them in ``to_send`` for the caller to send once this transaction commits.
 
     Jobs another tick holds are skipped (``SKIP LOCKED``), so two ticks never queue the same
     slot; the unique (job, scheduled_for) constraint backs that up. Each due job moves to its
@@ -124,8 +133,7 @@ def enqueue_due_jobs(now: datetime | None = None) -> TickResult:
         # row inserted by some other path from failing the whole tick.
         BackupExecution.objects.bulk_create(new, ignore_conflicts=True)
         _advance(jobs)
-        enqueue_backups(to_send)
-    result = TickResult(len(jobs), len(to_send), len(new) - len(to_send), already_run)
+    result = TickResult(len(jobs), len(to_send), len(new) - len(to_send), already_run, to_send)
     logger.info("Scheduler tick at %s: %s", now.isoformat(), result)
     return result
 
@@ -198,8 +206,9 @@ def reap(now: datetime | None = None) -> ReapResult:
     backups among them that have attempts left, and re-send queued executions whose message
     has not been seen for ``LOST_QUEUED_AFTER``.
 
-    A re-sent message is harmless if the original still exists: ``run_backup`` claims with a
-    conditional UPDATE and the second message finds the execution no longer queued.
+    What to send is returned in ``to_send``. A re-sent message is harmless if the original
+    still exists: ``run_backup`` claims with a conditional UPDATE and the second message
+    finds the execution no longer queued.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -234,11 +243,10 @@ def reap(now: datetime | None = None) -> ReapResult:
         )
         if quiet:
             BackupExecution.objects.filter(pk__in=[e.pk for e in quiet]).update(heartbeat_at=now)
-        enqueue_backups(quiet)
-        for retry in retries:
-            # The same wait the worker's own retry would have used before this attempt.
-            enqueue_backups([retry], countdown=BACKUPS.countdown(retry.attempt - 1))
-    result = ReapResult(len(lost), len(retries), len(quiet))
+    to_send: list[tuple[BackupExecution, int | None]] = [(e, None) for e in quiet]
+    # The same wait the worker's own retry would have used before this attempt.
+    to_send += [(retry, BACKUPS.countdown(retry.attempt - 1)) for retry in retries]
+    result = ReapResult(len(lost), len(retries), len(quiet), to_send)
     if lost or quiet:
         logger.warning("Reaper at %s: %s", now.isoformat(), result)
     return result

@@ -1,12 +1,9 @@
-"""Creating executions and sending them to the workers. Jobs' API and admin actions call these,
-and so do the scheduler tick and the reaper."""
+"""Creating executions: plain code, free of Celery. The API, the admin, the commands, the
+scheduler tick and the reaper create executions here; ``executions.tasks`` sends them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-
-from django.db import transaction
 
 from core.queues import PRIORITY_MANUAL, PRIORITY_SCHEDULED
 from executions.models import BackupExecution
@@ -49,47 +46,3 @@ def priority_of(execution: BackupExecution) -> int:
     if execution.trigger == BackupExecution.Trigger.MANUAL:
         return PRIORITY_MANUAL
     return PRIORITY_SCHEDULED
-
-
-def send_backups(executions: Iterable[BackupExecution], countdown: int | None = None) -> None:
-    """Send ``run_backup`` for each execution now (callers decide when "now" is safe)."""
-    from executions.tasks import run_backup
-
-    for execution in executions:
-        run_backup.apply_async(
-            args=[str(execution.id)], priority=priority_of(execution), countdown=countdown
-        )
-
-
-def enqueue_backups(executions: Iterable[BackupExecution], countdown: int | None = None) -> None:
-    """Send the executions to the backups queue once the current transaction commits, so a
-    worker never receives the id of a row it cannot see yet (one callback for all of them)."""
-    pending = list(executions)
-    if pending:
-        transaction.on_commit(lambda: send_backups(pending, countdown))
-
-
-def enqueue_backup(execution: BackupExecution) -> None:
-    """Send one execution to the backups queue once the current transaction commits."""
-    enqueue_backups([execution])
-
-
-def _send_on_commit(task_name: str, execution: BackupExecution, priority: int) -> None:
-    """Send ``executions.tasks.<task_name>(execution id)`` once the current transaction
-    commits, so the worker can see the row it is given."""
-    from executions import tasks
-
-    task = getattr(tasks, task_name)
-    execution_id = str(execution.id)
-    transaction.on_commit(lambda: task.apply_async(args=[execution_id], priority=priority))
-
-
-def enqueue_restore(execution: BackupExecution) -> None:
-    """Send a restore execution to the backups queue, at manual priority: somebody asked for
-    it and is waiting."""
-    _send_on_commit("run_restore", execution, PRIORITY_MANUAL)
-
-
-def enqueue_verification(backup: BackupExecution, priority: int = PRIORITY_SCHEDULED) -> None:
-    """Send the verification of a completed backup to the backups queue."""
-    _send_on_commit("verify_backup", backup, priority)

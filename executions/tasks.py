@@ -1,8 +1,15 @@
-"""Celery tasks of executions. Thin: they claim work and call plain, testable code."""
+"""Celery tasks of executions, and the only module of executions that knows Celery.
+
+Thin: the tasks claim work and call plain, testable code, which returns what should be sent
+next (``TickResult.to_send``, ``verification_due``); the senders below put it on the queues
+once the transaction that created it has committed, passing ids only.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
@@ -11,12 +18,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import system_settings
-from core.queues import BACKUPS, CLEANUP, SCHEDULER
+from core.queues import BACKUPS, CLEANUP, PRIORITY_MANUAL, PRIORITY_SCHEDULED, SCHEDULER
 from executions import cleanup, scheduler, verification
-from executions.backup import RetryableBackupError, perform_backup
+from executions.backup import RetryableBackupError, perform_backup, verification_due
 from executions.models import BackupExecution, IllegalTransition
 from executions.restore import perform_restore
-from executions.services import enqueue_backups
+from executions.services import priority_of
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +67,7 @@ def run_backup(self: Any, execution_id: str) -> None:
         self.request.retries < BACKUPS.max_retries and execution.attempt <= BACKUPS.max_retries
     )
     try:
-        perform_backup(execution, retry_allowed=retry_allowed)
+        back_up(execution, retry_allowed=retry_allowed)
     except RetryableBackupError as exc:
         countdown = BACKUPS.countdown(self.request.retries)
         # The retry message is alive; the reaper must not send a second one while it waits.
@@ -142,16 +149,80 @@ def verify_backup(execution_id: str) -> None:
 @shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())
 def enqueue_due_jobs() -> None:
     """Queue the executions of due jobs (every minute, from beat)."""
-    scheduler.enqueue_due_jobs()
+    tick()
 
 
 @shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())
 def reap() -> None:
     """Fail executions whose worker is gone and re-send lost messages (every minute)."""
-    scheduler.reap()
+    reap_and_resend()
 
 
 @shared_task(**CLEANUP.task_options())
 def run_cleanup() -> None:
     """Apply every job's retention policy and prune old failed runs (daily, 04:00)."""
     cleanup.run_cleanup()
+
+
+# --- Running and sending: the plain code's results put on the queues ------------------------
+
+
+def back_up(execution: BackupExecution, *, retry_allowed: bool = False) -> bool:
+    """Run a claimed backup (``perform_backup``) and send its verification when the job asks
+    for one. The worker and ``manage.py backup`` both run backups through this."""
+    completed = perform_backup(execution, retry_allowed=retry_allowed)
+    if completed and verification_due(execution):
+        enqueue_verification(execution)
+    return completed
+
+
+def tick(now: datetime | None = None) -> scheduler.TickResult:
+    """One scheduler tick, its new executions sent once it has committed."""
+    result = scheduler.enqueue_due_jobs(now)
+    enqueue_backups(result.to_send)
+    return result
+
+
+def reap_and_resend(now: datetime | None = None) -> scheduler.ReapResult:
+    """One reaper pass, the executions it re-queued sent with their delays."""
+    result = scheduler.reap(now)
+    for execution, countdown in result.to_send:
+        enqueue_backups([execution], countdown=countdown)
+    return result
+
+
+def send_backups(executions: Iterable[BackupExecution], countdown: int | None = None) -> None:
+    """Send ``run_backup`` for each execution now (callers decide when "now" is safe)."""
+    for execution in executions:
+        run_backup.apply_async(
+            args=[str(execution.id)], priority=priority_of(execution), countdown=countdown
+        )
+
+
+def enqueue_backups(executions: Iterable[BackupExecution], countdown: int | None = None) -> None:
+    """Send the executions to the backups queue once the current transaction commits, so a
+    worker never receives the id of a row it cannot see yet (one callback for all of them)."""
+    pending = list(executions)
+    if pending:
+        transaction.on_commit(lambda: send_backups(pending, countdown))
+
+
+def enqueue_backup(execution: BackupExecution) -> None:
+    """Send one execution to the backups queue once the current transaction commits."""
+    enqueue_backups([execution])
+
+
+def enqueue_restore(execution: BackupExecution) -> None:
+    """Send a restore execution to the backups queue, at manual priority: somebody asked for
+    it and is waiting."""
+    execution_id = str(execution.id)
+    transaction.on_commit(
+        lambda: run_restore.apply_async(args=[execution_id], priority=PRIORITY_MANUAL)
+    )
+
+
+def enqueue_verification(backup: BackupExecution, priority: int = PRIORITY_SCHEDULED) -> None:
+    """Send the verification of a completed backup to the backups queue once the current
+    transaction commits."""
+    backup_id = str(backup.id)
+    transaction.on_commit(lambda: verify_backup.apply_async(args=[backup_id], priority=priority))

@@ -24,12 +24,13 @@ from rest_framework.views import APIView
 from core import system_settings
 from core.api import Schema
 from core.fields import MASK, mask_secrets
+from executions.tasks import enqueue_due_jobs
 
 #: Seconds the health endpoint waits for the broker and for workers to answer.
 BROKER_TIMEOUT_SECONDS = 1.0
 WORKERS_TIMEOUT_SECONDS = 1.0
 #: The beat task whose ``last_run_at`` tells whether the scheduler is alive.
-TICK_TASK = "executions.tasks.enqueue_due_jobs"
+TICK_TASK = enqueue_due_jobs.name
 
 
 # --- Auth -----------------------------------------------------------------------------------

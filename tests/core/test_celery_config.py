@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
-from core.queues import QUEUES
+from core.queues import QUEUES, queue_of, route_by_policy
 from dataguardian.celery import app
 from datasources.tasks import run_health_checks
 from executions.tasks import enqueue_due_jobs, run_backup, run_cleanup
@@ -47,20 +49,41 @@ def test_tasks_are_routed_to_their_queue_with_their_retry_policy():
     assert run_backup.retry_backoff == 30
     assert run_health_checks.max_retries == 2
     assert run_health_checks.default_retry_delay == 10
-    routes = app.conf.task_routes
-    assert routes[run_backup.name]["queue"] == "backups"
-    assert routes[run_health_checks.name]["queue"] == "health"
-    assert routes[run_cleanup.name]["queue"] == "cleanup"
-    assert routes[enqueue_due_jobs.name]["queue"] == "scheduler"
+    assert queue_of(run_backup) == "backups"
+    assert queue_of(run_health_checks) == "health"
+    assert queue_of(run_cleanup) == "cleanup"
+    assert queue_of(enqueue_due_jobs) == "scheduler"
     assert {q.name for q in app.conf.task_queues} >= set(QUEUES)
 
 
-def test_every_task_of_ours_is_routed_to_a_declared_queue():
+def test_every_task_of_ours_is_bound_to_a_declared_queue_where_it_is_declared():
     app.loader.import_default_modules()
     ours = [name for name in app.tasks if not name.startswith("celery.")]
     assert "executions.tasks.run_backup" in ours
-    routes = app.conf.task_routes
     for name in ours:
-        assert name in routes, f"{name} has no route"
-        assert routes[name]["queue"] in QUEUES
+        assert queue_of(app.tasks[name]) in QUEUES, f"{name} has no queue of its own"
     assert app.conf.task_default_queue in QUEUES
+
+
+def test_the_only_route_is_the_router_that_reads_each_tasks_declaration():
+    # No table of task names that could name a task that does not exist (a dead route).
+    assert list(app.conf.task_routes) == [route_by_policy]
+
+
+def test_a_sent_task_goes_to_the_queue_its_declaration_names():
+    app.loader.import_default_modules()
+    for name in (n for n in app.tasks if not n.startswith("celery.")):
+        task: Any = app.tasks[name]
+        route = app.amqp.router.route({}, name, (), {}, task_type=task)
+        assert route["queue"].name == queue_of(task), name
+        by_name = app.amqp.router.route({}, name, (), {})
+        assert by_name["queue"].name == queue_of(task), name
+
+
+def test_every_periodic_task_names_a_task_that_exists_on_its_queue():
+    from dataguardian.periodic import SYSTEM_TASKS
+
+    app.loader.import_default_modules()
+    for item in SYSTEM_TASKS:
+        assert item.task in app.tasks, item.name
+        assert item.queue == queue_of(app.tasks[item.task])

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from executions.backup import perform_backup
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
+from executions.tasks import back_up
 from tests.executions.conftest import (  # noqa: F401 - fixtures used by the tests here
     make_job,
     pg_database,
@@ -27,7 +27,7 @@ def run_backup(job: Any) -> BackupExecution:
         pk=execution.pk
     )
     execution.claim(worker="test")
-    assert perform_backup(execution), execution.error_message
+    assert back_up(execution), execution.error_message
     execution.refresh_from_db()
     return execution
 

@@ -7,8 +7,9 @@ import threading
 import pytest
 from django.db import connection
 
+from executions import tasks
 from executions.models import BackupExecution
-from executions.scheduler import TickResult, enqueue_due_jobs
+from executions.scheduler import TickResult
 from tests.scheduling.conftest import NOW, make_due_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +25,7 @@ def test_two_concurrent_ticks_create_one_execution_per_due_job(broker):
     def tick() -> None:
         try:
             barrier.wait(timeout=10)
-            results.append(enqueue_due_jobs(now=NOW))
+            results.append(tasks.tick(now=NOW))
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
         finally:

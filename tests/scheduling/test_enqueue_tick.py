@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from executions.models import BackupExecution
 from executions.scheduler import SKIPPED_OVERLAP, enqueue_due_jobs
 from executions.services import create_backup_execution
+from executions.tasks import tick
 from tests.factories import BackupExecutionFactory
 from tests.scheduling.conftest import NOW, make_due_job, message_ids
 
@@ -117,7 +118,7 @@ def test_the_messages_are_sent_only_when_the_tick_commits(
 ):
     job = make_due_job(SLOT)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        enqueue_due_jobs(now=NOW)
+        tick(now=NOW)
     assert broker.llen("backups:5") == 0
     for callback in callbacks:
         callback()

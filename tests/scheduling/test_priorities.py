@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from executions.models import BackupExecution
-from executions.services import create_backup_execution, enqueue_backup
+from executions.services import create_backup_execution
+from executions.tasks import enqueue_backup
 from tests.scheduling.conftest import queued_messages
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from executions.models import BackupExecution
-from executions.scheduler import LOST_QUEUED_AFTER, STALE_RUNNING_AFTER, reap
+from executions.scheduler import LOST_QUEUED_AFTER, STALE_RUNNING_AFTER
 from executions.services import create_backup_execution
+from executions.tasks import enqueue_backup, reap_and_resend
 from tests.scheduling.conftest import message_ids
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ def later(execution: BackupExecution, delay: timedelta):
 
 
 def test_a_running_execution_without_a_recent_heartbeat_is_failed_as_worker_lost(running):
-    reap(now=later(running, STALE_RUNNING_AFTER))
+    reap_and_resend(now=later(running, STALE_RUNNING_AFTER))
     running.refresh_from_db()
     assert running.status == BackupExecution.Status.FAILED
     assert running.error_message.startswith("worker lost: no heartbeat since ")
@@ -36,7 +37,7 @@ def test_a_running_execution_without_a_recent_heartbeat_is_failed_as_worker_lost
 
 
 def test_a_running_execution_with_a_recent_heartbeat_is_left_running(running):
-    result = reap(now=later(running, STALE_RUNNING_AFTER - timedelta(seconds=5)))
+    result = reap_and_resend(now=later(running, STALE_RUNNING_AFTER - timedelta(seconds=5)))
     running.refresh_from_db()
     assert result.failed == 0
     assert running.status == BackupExecution.Status.RUNNING
@@ -46,7 +47,7 @@ def test_a_lost_backup_with_attempts_left_is_queued_again_as_a_new_attempt(
     running, broker, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        result = reap(now=later(running, STALE_RUNNING_AFTER))
+        result = reap_and_resend(now=later(running, STALE_RUNNING_AFTER))
     retry = BackupExecution.objects.get(metadata__retry_of=str(running.id))
     assert result.retried == 1
     assert (retry.status, retry.attempt) == (BackupExecution.Status.QUEUED, 1)
@@ -55,15 +56,15 @@ def test_a_lost_backup_with_attempts_left_is_queued_again_as_a_new_attempt(
 
 def test_a_lost_backup_on_its_last_attempt_is_not_retried(running):
     BackupExecution.objects.filter(pk=running.pk).update(attempt=4)
-    result = reap(now=later(running, STALE_RUNNING_AFTER))
+    result = reap_and_resend(now=later(running, STALE_RUNNING_AFTER))
     assert result.retried == 0
     assert BackupExecution.objects.count() == 1
 
 
 def test_reaping_twice_fails_and_retries_once(running):
     now = later(running, STALE_RUNNING_AFTER)
-    reap(now=now)
-    second = reap(now=now)
+    reap_and_resend(now=now)
+    second = reap_and_resend(now=now)
     assert (second.failed, second.retried) == (0, 0)
     assert BackupExecution.objects.count() == 2
 
@@ -73,13 +74,11 @@ def test_a_queued_execution_not_seen_for_five_minutes_is_sent_again_after_flushd
 ):
     execution = create_backup_execution(backup_job)
     with django_capture_on_commit_callbacks(execute=True):
-        from executions.services import enqueue_backup
-
         enqueue_backup(execution)
     assert broker.llen("backups") == 1
     broker.flushdb()  # this test's Redis database only
     with django_capture_on_commit_callbacks(execute=True):
-        result = reap(now=timezone.now() + LOST_QUEUED_AFTER + timedelta(seconds=1))
+        result = reap_and_resend(now=timezone.now() + LOST_QUEUED_AFTER + timedelta(seconds=1))
     assert result.redispatched == 1
     assert message_ids(broker, "backups") == [str(execution.id)]
 
@@ -89,7 +88,7 @@ def test_a_queued_execution_sent_recently_is_not_sent_again(
 ):
     create_backup_execution(backup_job)
     with django_capture_on_commit_callbacks(execute=True):
-        result = reap(now=timezone.now() + LOST_QUEUED_AFTER - timedelta(seconds=10))
+        result = reap_and_resend(now=timezone.now() + LOST_QUEUED_AFTER - timedelta(seconds=10))
     assert result.redispatched == 0
     assert broker.llen("backups") == 0
 
@@ -99,5 +98,5 @@ def test_a_redispatched_execution_is_not_sent_again_on_the_next_minute(
 ):
     create_backup_execution(backup_job)
     now = timezone.now() + LOST_QUEUED_AFTER + timedelta(seconds=1)
-    reap(now=now)
-    assert reap(now=now + timedelta(minutes=1)).redispatched == 0
+    reap_and_resend(now=now)
+    assert reap_and_resend(now=now + timedelta(minutes=1)).redispatched == 0

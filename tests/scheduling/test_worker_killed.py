@@ -16,10 +16,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from executions.backup import artifact_directory
+from executions.artifact import artifact_directory
 from executions.models import BackupExecution
-from executions.scheduler import STALE_RUNNING_AFTER, reap
-from executions.services import create_backup_execution, enqueue_backup
+from executions.scheduler import STALE_RUNNING_AFTER
+from executions.services import create_backup_execution
+from executions.tasks import enqueue_backup, reap_and_resend
 from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -106,7 +107,7 @@ def test_a_backup_whose_worker_was_killed_is_failed_by_the_reaper_without_a_mani
 
     execution.refresh_from_db()
     assert execution.status == BackupExecution.Status.RUNNING  # nothing else noticed
-    reap(now=timezone.now() + STALE_RUNNING_AFTER + timedelta(seconds=5))
+    reap_and_resend(now=timezone.now() + STALE_RUNNING_AFTER + timedelta(seconds=5))
     execution.refresh_from_db()
     assert execution.status == BackupExecution.Status.FAILED
     assert str(execution.error_message).startswith("worker lost: no heartbeat since")

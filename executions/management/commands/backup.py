@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from executions.backup import perform_backup
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
+from executions.tasks import back_up
 from jobs.models import BackupJob
 
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             "job", "datasource", "storage_location"
         ).get(pk=execution.pk)
         execution.claim(worker="cli")
-        if not perform_backup(execution):
+        if not back_up(execution):
             execution.refresh_from_db()
             raise CommandError(
                 f"execution {execution.id} {execution.status}: {execution.error_message}"
