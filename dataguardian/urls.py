@@ -6,7 +6,7 @@ from core import api as core_api
 from dataguardian import api, views
 from datasources.api import DatasourceViewSet
 from executions.api import ExecutionViewSet
-from jobs.api import BackupJobViewSet
+from executions.job_api import JobViewSet
 from notifications.api import NotificationViewSet
 from storage.api import StorageLocationViewSet
 
@@ -17,7 +17,7 @@ admin.site.index_title = "Backups"
 router = core_api.router()
 router.register("datasources", DatasourceViewSet, basename="datasource")
 router.register("storage-locations", StorageLocationViewSet, basename="storage-location")
-router.register("backup-jobs", BackupJobViewSet, basename="backup-job")
+router.register("backup-jobs", JobViewSet, basename="backup-job")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("notifications", NotificationViewSet, basename="notification")
 

@@ -1,4 +1,4 @@
-"""Admin of backup jobs."""
+"""Admin of backup jobs: fields, filters, enable and disable."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from core import admin_forms  # noqa: F401  (makes ModelAdmin[...] work at runti
 from jobs.models import BackupJob
 
 
-@admin.register(BackupJob)
 class BackupJobAdmin(admin.ModelAdmin[BackupJob]):
+    """The job's fields and its own actions. Registered by ``executions.admin``, which adds
+    the actions that create executions (``jobs`` never imports ``executions``)."""
+
     list_display = [
         "name",
         "datasource",
@@ -28,7 +30,7 @@ class BackupJobAdmin(admin.ModelAdmin[BackupJob]):
     ordering = ["name"]
     autocomplete_fields = ["datasource", "storage_location"]
     readonly_fields = ["next_execution_at", "last_execution_at", "created_at", "updated_at"]
-    actions = ["run_now", "enable", "disable"]
+    actions = ["enable", "disable"]
     fieldsets = [
         (None, {"fields": ["name", "enabled"]}),
         (
@@ -66,19 +68,6 @@ class BackupJobAdmin(admin.ModelAdmin[BackupJob]):
             },
         ),
     ]
-
-    @admin.action(description="Back up the selected jobs now")
-    def run_now(self, request: HttpRequest, queryset: QuerySet[BackupJob]) -> None:
-        """Queue a manual run of each job, ahead of scheduled ones; workers pick them up."""
-        from executions.models import BackupExecution
-        from executions.services import create_backup_execution, enqueue_backups
-
-        executions = [
-            create_backup_execution(job, BackupExecution.Trigger.MANUAL)
-            for job in queryset.select_related("datasource", "storage_location")
-        ]
-        enqueue_backups(executions)
-        self.message_user(request, f"Queued {len(executions)} backup(s).")
 
     @admin.action(description="Enable the selected jobs")
     def enable(self, request: HttpRequest, queryset: QuerySet[BackupJob]) -> None:

@@ -1,4 +1,5 @@
-"""``/api/backup-jobs``: CRUD, run now, retention preview.
+"""``/api/backup-jobs``: CRUD. The actions that create or read executions (run now, retention
+preview) are added in ``executions.job_api``, which serves this route.
 
 ``next_execution_at`` is read-only: the model moves it whenever the schedule changes.
 """
@@ -10,16 +11,12 @@ from typing import Any
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.decorators import action
-from rest_framework.request import Request
-from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 
 from core.api import ModelViewSet, StrictModelSerializer
 from core.registry import ConfigSchema
 from datasources.models import Datasource
-from executions.api import ExecutionSerializer
 from jobs.models import BackupJob
 from jobs.schedule import next_run
 from jobs.schemas import (
@@ -114,48 +111,3 @@ class BackupJobViewSet(ModelViewSet):
     ordering_fields = ["name", "next_execution_at", "last_execution_at", "created_at"]
     ordering = ["name"]
     in_use_detail = "This job has executions; delete them first."
-
-    @extend_schema(request=None, responses={202: ExecutionSerializer})
-    @action(detail=True, methods=["post"])
-    def run(self, request: Request, pk: str | None = None) -> Response:
-        """Queue a manual run now (higher priority than scheduled ones); 202 with it."""
-        from executions.services import create_backup_execution, enqueue_backup
-
-        job = self.get_object()
-        execution = create_backup_execution(job)
-        enqueue_backup(execution)
-        return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "RetentionPreview",
-                {
-                    "keep": serializers.ListField(child=serializers.DictField()),
-                    "delete": serializers.ListField(child=serializers.DictField()),
-                    "bytes_to_free": serializers.IntegerField(),
-                },
-            )
-        }
-    )
-    @action(detail=True, methods=["get"], url_path="retention-preview")
-    def retention_preview(self, request: Request, pk: str | None = None) -> Response:
-        """What the retention policy keeps (and why) and would delete now."""
-        from executions.cleanup import retention_preview
-
-        preview = retention_preview(self.get_object())
-
-        def row(execution: Any) -> dict[str, Any]:
-            return {
-                "id": str(execution.id),
-                "finished_at": execution.finished_at.isoformat() if execution.finished_at else None,
-                "compressed_size_bytes": execution.compressed_size_bytes,
-            }
-
-        return Response(
-            {
-                "keep": [{**row(k.execution), "reasons": k.reasons} for k in preview.keep],
-                "delete": [row(e) for e in preview.delete],
-                "bytes_to_free": preview.bytes_to_free,
-            }
-        )
