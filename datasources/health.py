@@ -50,7 +50,7 @@ def _run_engine_check(datasource: Datasource, timeout: float) -> HealthResult:
     config = datasource.connection_config
     secrets = [str(config.get(key) or "") for key in datasource.engine.secret_fields]
     try:
-        result: HealthResult = datasource.engine().check_health(config, timeout)
+        result = datasource.engine().check_health(config, timeout)
     except NotImplementedError as exc:
         return HealthResult("error", error_message=str(exc))
     except Exception as exc:

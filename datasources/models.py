@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
-from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -12,6 +12,7 @@ from core.fields import EncryptedConfigField
 from core.validation import clean_typed_config, validate_tags
 from datasources.engines import ENGINES
 from datasources.engines import choices as engine_choices
+from datasources.engines.base import Engine
 
 
 class Datasource(models.Model):
@@ -57,7 +58,8 @@ class Datasource(models.Model):
         return self.name
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> builtins.type[Engine]:
+        """The engine class of this datasource's type; ``datasource.engine()`` is an engine."""
         return ENGINES.get(self.type)
 
     def clean(self) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
-from typing import Any
 
 from django.db import models
 
@@ -11,6 +11,7 @@ from core.fields import EncryptedConfigField
 from core.validation import clean_typed_config
 from storage.adapters import ADAPTERS
 from storage.adapters import choices as adapter_choices
+from storage.adapters.base import StorageAdapter
 
 
 class StorageLocation(models.Model):
@@ -60,7 +61,9 @@ class StorageLocation(models.Model):
         return self.name
 
     @property
-    def adapter(self) -> Any:
+    def adapter(self) -> builtins.type[StorageAdapter]:
+        """The adapter class of this location's type; ``location.adapter(location.config)``
+        is an adapter."""
         return ADAPTERS.get(self.type)
 
     def clean(self) -> None:
