@@ -19,6 +19,14 @@ class DataGuardianConfig(AppConfig):
     verbose_name = "DataGuardian"
 
     def ready(self) -> None:
-        from dataguardian import checks  # noqa: F401  (registers the system checks)
+        from django.apps import apps
 
-        post_migrate.connect(_after_migrate, sender=self)
+        from dataguardian import (
+            checks,  # noqa: F401  (registers the system checks)
+            datadir,
+        )
+
+        datadir.prepare()
+        # Sent for apps that have models: the global settings live in core, so its migrate
+        # is the moment the periodic tasks and the settings' defaults can be written.
+        post_migrate.connect(_after_migrate, sender=apps.get_app_config("core"))

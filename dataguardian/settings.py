@@ -12,7 +12,6 @@ can run it.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +40,15 @@ def env_secret(name: str, default: str | None = None) -> str | None:
     return value if value is not None else default
 
 
-def _read_or_create_private_file(path: Path, make: Any) -> str:
-    """Return the content of ``path``, creating it with mode 0600 (content from ``make()``)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(make())
-    return path.read_text().strip()
+def _read_private_file(path: Path) -> str:
+    """The content of a generated key file, or "" when it does not exist yet: importing the
+    settings writes nothing; ``dataguardian.datadir.prepare`` creates the file at start-up."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{path} cannot be read: {exc}") from exc
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -67,19 +67,15 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
+# Created (with the generated key files and the embedded broker's folders) when Django starts,
+# by dataguardian.datadir.prepare, never by importing this module.
 DATA_DIR = Path(env.str("DATAGUARDIAN_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
-try:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-except OSError as exc:
-    raise ImproperlyConfigured(
-        f"DATAGUARDIAN_DATA_DIR {DATA_DIR} cannot be created: {exc}"
-    ) from exc
 
 DEBUG = env_bool("DEBUG", default=False)
 
-SECRET_KEY = env_secret("SECRET_KEY") or _read_or_create_private_file(
-    DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
-)
+SECRET_KEY_FILE = DATA_DIR / "secret_key"
+SECRET_KEY_FROM_ENV = bool(env_secret("SECRET_KEY"))
+SECRET_KEY = env_secret("SECRET_KEY") or _read_private_file(SECRET_KEY_FILE)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -92,12 +88,12 @@ if USE_X_FORWARDED_PROTO:
 # encrypts, all decrypt; `manage.py rotate_encryption_key` re-encrypts stored rows.
 ENCRYPTION_KEY_FILE = DATA_DIR / "encryption.key"
 _keys_value = env_secret("DATAGUARDIAN_ENCRYPTION_KEYS")
+ENCRYPTION_KEYS_FROM_ENV = bool(_keys_value)
 if _keys_value:
     ENCRYPTION_KEYS = [k.strip() for k in _keys_value.split(",") if k.strip()]
 else:
-    ENCRYPTION_KEYS = [
-        _read_or_create_private_file(ENCRYPTION_KEY_FILE, lambda: Fernet.generate_key().decode())
-    ]
+    _generated = _read_private_file(ENCRYPTION_KEY_FILE)
+    ENCRYPTION_KEYS = [_generated] if _generated else []
 for _key in ENCRYPTION_KEYS:
     try:
         Fernet(_key)
@@ -205,7 +201,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -239,8 +234,6 @@ if REDIS_URL:
     }
 else:
     _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -261,7 +254,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("DATAGUARDIAN_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
-# Every task is routed (dataguardian/celery.py); one without a route lands on a consumed queue.
+# Every task names its queue where it is declared (core.queues); this is only a fallback.
 CELERY_TASK_DEFAULT_QUEUE = "scheduler"
 CELERY_TASK_DEFAULT_PRIORITY = 5
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
