@@ -27,6 +27,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) $(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) \
 		$(PY) manage.py check --fail-level WARNING
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) \
@@ -37,6 +38,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) $(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

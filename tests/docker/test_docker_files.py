@@ -634,6 +634,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out_but_not_the_source():
         "manage.py",
         "requirements.lock",
         "dataguardian/settings.py",
+        "core/queues.py",
         "templates",
         "docker/requirements-flower.txt",
         "docker/.env.example",
