@@ -33,7 +33,8 @@ class QueuePolicy:
     def task_options(self) -> dict[str, Any]:
         """Keyword arguments for ``@shared_task`` that bind a task to this queue and apply its
         retry policy. Every task is declared with these, so a task's queue is written where
-        the task is: ``route_by_policy`` reads it back; there is no separate routing table."""
+        the task is: the Celery app's router (dataguardian/celery.py) reads it back; there is no
+        separate routing table."""
         options: dict[str, Any] = {POLICY_ATTRIBUTE: self.name, "max_retries": self.max_retries}
         if self.backoff == "exponential":
             options.update(
@@ -64,16 +65,3 @@ def queue_of(task: Any) -> str | None:
     """The queue ``task`` was declared on, or None for a task that is not ours."""
     name = getattr(task, POLICY_ATTRIBUTE, None)
     return name if isinstance(name, str) and name in QUEUES else None
-
-
-def route_by_policy(
-    name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any
-) -> dict[str, str] | None:
-    """Celery router: a task goes to the queue its declaration names. A task sent by name
-    alone (``send_task``) is looked up among the app's registered tasks."""
-    if task is None:
-        from celery import current_app
-
-        task = current_app.tasks.get(name)
-    queue = queue_of(task)
-    return {"queue": queue} if queue else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from kombu import Queue
@@ -13,8 +14,19 @@ app = Celery("dataguardian")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
+def route_by_policy(
+    name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any
+) -> dict[str, str] | None:
+    """Celery router: a task goes to the queue its declaration names
+    (``QueuePolicy.task_options``). A task sent by name alone is looked up in the app."""
+    from core.queues import queue_of
+
+    queue = queue_of(task if task is not None else app.tasks.get(name))
+    return {"queue": queue} if queue else None
+
+
 def _configure() -> None:
-    from core.queues import QUEUES, route_by_policy
+    from core.queues import QUEUES
 
     # Each task names its queue where it is declared (``QueuePolicy.task_options``) and the
     # router reads it from there; the queues themselves are the policies in core.queues.

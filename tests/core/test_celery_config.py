@@ -6,8 +6,8 @@ from typing import Any
 
 from django.conf import settings
 
-from core.queues import QUEUES, queue_of, route_by_policy
-from dataguardian.celery import app
+from core.queues import QUEUES, queue_of
+from dataguardian.celery import app, route_by_policy
 from datasources.tasks import run_health_checks
 from executions.tasks import enqueue_due_jobs, run_backup, run_cleanup
 
