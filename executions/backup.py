@@ -22,14 +22,14 @@ from executions.artifact import (
     build_manifest,
     write_index,
 )
+from executions.events import notify_execution
 from executions.heartbeat import heartbeat
 from executions.models import BackupChunk, BackupExecution
 from executions.pipeline.compression import make_compressor
 from executions.pipeline.stream import run_pipeline
 from executions.progress import RunStopped, record_backup_progress
 from executions.secrets import failure_text, scrub, secrets_of
-from notifications.models import EntityType, NotificationType, Severity
-from notifications.service import notify
+from notifications.models import NotificationType, Severity
 from storage.adapters.base import StorageAdapter, StorageError, TransientStorageError
 
 logger = logging.getLogger(__name__)
@@ -132,15 +132,13 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
         },
     )
     job.__class__.objects.filter(pk=job.pk).update(last_execution_at=execution.finished_at)
-    notify(
+    notify_execution(
         NotificationType.BACKUP_SUCCESS,
         Severity.INFO,
         f"Backup of {datasource.name} completed",
         f"{result.raw_bytes} bytes, {result.compressed_bytes} stored, in "
         f"{execution.duration_seconds} s.",
-        entity_type=EntityType.BACKUP_EXECUTION,
-        entity_id=execution.id,
-        metadata={"job_id": str(job.id)},
+        execution,
     )
     return True
 
@@ -190,13 +188,11 @@ def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> 
     message, stack = failure_text(exc, secrets, (EngineError, StorageError))
     logger.warning("Backup %s failed: %s", execution.id, message)
     execution.fail(message, stack)
-    notify(
+    notify_execution(
         NotificationType.BACKUP_FAILED,
         Severity.CRITICAL,
         f"Backup of {execution.datasource.name} failed",
         message,
-        entity_type=EntityType.BACKUP_EXECUTION,
-        entity_id=execution.id,
-        metadata={"job_id": str(execution.job_id)},
+        execution,
     )
     return False

@@ -28,13 +28,13 @@ from executions.artifact import (
     read_manifest,
     verify_chunks,
 )
+from executions.events import notify_execution
 from executions.heartbeat import heartbeat
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.progress import RestoreProgress, RunStopped
 from executions.secrets import failure_text, secrets_of
-from notifications.models import EntityType, NotificationType, Severity
-from notifications.service import notify
+from notifications.models import NotificationType, Severity
 from storage.adapters.base import StorageError
 
 logger = logging.getLogger(__name__)
@@ -170,14 +170,13 @@ def perform_restore(execution: BackupExecution) -> bool:
         },
         progress={"phase": "done", "bytes_total": total, "bytes_done": total},
     )
-    notify(
+    notify_execution(
         NotificationType.RESTORE_COMPLETED,
         Severity.INFO,
         f"Restore into {target.name} completed",
         f"Backup {backup.id} restored ({total} stored bytes) in {execution.duration_seconds} s.",
-        entity_type=EntityType.BACKUP_EXECUTION,
-        entity_id=execution.id,
-        metadata={"backup_id": str(backup.id), "job_id": str(execution.job_id)},
+        execution,
+        backup_id=str(backup.id),
     )
     return True
 
@@ -191,16 +190,12 @@ def _failed(execution: BackupExecution, exc: Exception) -> bool:
     )
     logger.warning("Restore %s failed: %s", execution.id, message)
     execution.fail(message, stack)
-    notify(
+    notify_execution(
         NotificationType.RESTORE_FAILED,
         Severity.CRITICAL,
         f"Restore into {execution.datasource.name} failed",
         message,
-        entity_type=EntityType.BACKUP_EXECUTION,
-        entity_id=execution.id,
-        metadata={
-            "backup_id": str(execution.source_execution_id),
-            "job_id": str(execution.job_id),
-        },
+        execution,
+        backup_id=str(execution.source_execution_id),
     )
     return False

@@ -23,6 +23,7 @@ from executions.artifact import (
     read_manifest,
     verify_chunks,
 )
+from executions.events import notify_execution
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.secrets import failure_text, secrets_of
@@ -33,8 +34,7 @@ from executions.verification.targets import (
     mysql_scratch,
     postgres_scratch,
 )
-from notifications.models import EntityType, NotificationType, Severity
-from notifications.service import notify
+from notifications.models import NotificationType, Severity
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +77,12 @@ def verify_backup(backup: BackupExecution) -> dict[str, Any]:
     _record(backup, verification)
     if not passed:
         failed = [check.detail for check in checks if not check.ok]
-        notify(
+        notify_execution(
             NotificationType.VERIFICATION_FAILED,
             Severity.CRITICAL,
             f"Verification of a backup of {backup.datasource.name} failed",
             error or "; ".join(failed),
-            entity_type=EntityType.BACKUP_EXECUTION,
-            entity_id=backup.id,
-            metadata={"job_id": str(backup.job_id)},
+            backup,
         )
     return verification
 
