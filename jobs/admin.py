@@ -71,18 +71,18 @@ class BackupJobAdmin(admin.ModelAdmin[BackupJob]):
 
     @admin.action(description="Enable the selected jobs")
     def enable(self, request: HttpRequest, queryset: QuerySet[BackupJob]) -> None:
-        # Saved one by one: saving recomputes (or clears) the next run, which update() skips.
-        jobs = list(queryset)
-        for job in jobs:
-            job.enabled = True
-            job.save(update_fields=["enabled", "next_execution_at", "updated_at"])
-        self.message_user(request, f"Enabled {len(jobs)} job(s).")
+        self._set_enabled(request, queryset, True)
 
     @admin.action(description="Disable the selected jobs")
     def disable(self, request: HttpRequest, queryset: QuerySet[BackupJob]) -> None:
+        self._set_enabled(request, queryset, False)
+
+    def _set_enabled(
+        self, request: HttpRequest, queryset: QuerySet[BackupJob], enabled: bool
+    ) -> None:
         # Saved one by one: saving recomputes (or clears) the next run, which update() skips.
         jobs = list(queryset)
         for job in jobs:
-            job.enabled = False
+            job.enabled = enabled
             job.save(update_fields=["enabled", "next_execution_at", "updated_at"])
-        self.message_user(request, f"Disabled {len(jobs)} job(s).")
+        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {len(jobs)} job(s).")
