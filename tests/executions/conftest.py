@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
+from tests.support.databases import pg_exec
 
 ROOT = Path(__file__).resolve().parents[2]
-PG = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 def restore_recipe(name: str) -> str:
@@ -39,40 +38,6 @@ def run_recipe(name: str, directory: Path, **env: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-
-
-def pg_exec(sql: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
-    with psycopg.connect(PG.replace("dbname=postgres", f"dbname={dbname}"), autocommit=True) as c:
-        cur = c.execute(sql)
-        return cur.fetchall() if cur.description else []
-
-
-def mysql_exec(sql: str) -> str:
-    """Run ``sql`` with the mysql client as root on the local MariaDB; its tab-separated output."""
-    return subprocess.run(
-        ["mysql", "-h127.0.0.1", "-uroot", "--protocol=TCP", "-N", "-B", "-e", sql],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-def pg_table_checksums(dbname: str) -> dict[str, tuple[int, str]]:
-    tables = [
-        r[0]
-        for r in pg_exec(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", dbname
-        )
-    ]
-    out = {}
-    for table in tables:
-        count, digest = pg_exec(
-            f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
-            f"FROM {table} t",
-            dbname,
-        )[0]
-        out[table] = (count, digest)
-    return out
 
 
 @pytest.fixture

@@ -18,8 +18,6 @@ from tests.executions.conftest import (  # noqa: F401 - fixtures used by the tes
 )
 from tests.factories import DatasourceFactory
 
-PG_CONNECTION = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": ""}
-
 
 def run_backup(job: Any) -> BackupExecution:
     execution = create_backup_execution(job)
