@@ -8,7 +8,12 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests import factories
+# The helpers in tests/support assert as tests do; pytest rewrites their asserts too (as it did
+# when they lived in conftest files), so a failing helper explains itself. This must run before
+# anything imports them, hence the late imports below.
+pytest.register_assert_rewrite("tests.support")
+
+from tests import factories  # noqa: E402
 
 
 @pytest.fixture

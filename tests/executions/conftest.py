@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
 from tests.support.databases import pg_exec
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def restore_recipe(name: str) -> str:
-    """The shell block of docs/RESTORE.md marked ``<!-- restore:name -->``, as written."""
-    text = (ROOT / "docs" / "RESTORE.md").read_text()
-    match = re.search(rf"<!-- restore:{re.escape(name)} -->\s*```sh\n(.*?)```", text, re.S)
-    assert match, f"docs/RESTORE.md has no recipe {name}"
-    return match.group(1)
-
-
-def run_recipe(name: str, directory: Path, **env: str) -> None:
-    """Run a RESTORE.md recipe in ``directory`` with bash -e -o pipefail."""
-    script = "set -euo pipefail\n" + restore_recipe(name)
-    result = subprocess.run(
-        ["bash", "-c", script],
-        cwd=directory,
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(directory.parent), **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture
@@ -86,6 +58,3 @@ def make_job(db, tmp_path):
         )
 
     return make
-
-
-DECOMPRESS = {"zstd": "zstd -dc", "gzip": "gzip -dc", "lz4": "lz4 -dc", "none": "cat"}
