@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from executions.backup import perform_backup
 from executions.models import BackupExecution
-from executions.services import create_backup_execution
 from tests.executions.conftest import (  # noqa: F401 - fixtures used by the tests here
     make_job,
     pg_database,
     scratch_pg_target,
 )
 from tests.factories import DatasourceFactory
-
-
-def run_backup(job: Any) -> BackupExecution:
-    execution = create_backup_execution(job)
-    execution = BackupExecution.objects.select_related("job", "datasource", "storage_location").get(
-        pk=execution.pk
-    )
-    execution.claim(worker="test")
-    assert perform_backup(execution), execution.error_message
-    execution.refresh_from_db()
-    return execution
-
-
-def artifact_dir(execution: BackupExecution) -> Path:
-    return Path(str(execution.storage_location.config["path"])) / str(execution.backup_path)
+from tests.support.jobs import run_backup
 
 
 @pytest.fixture
