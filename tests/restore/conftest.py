@@ -1,4 +1,4 @@
-"""Fixtures for restores: real backups made with ``perform_backup`` into local storage."""
+"""Fixtures of the restore tests; the backups they restore come from ``backup_of`` (root)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,7 @@ from typing import Any
 
 import pytest
 
-from executions.models import BackupExecution
-from tests.executions.conftest import (  # noqa: F401 - fixtures used by the tests here
-    make_job,
-    pg_database,
-    scratch_pg_target,
-)
 from tests.factories import DatasourceFactory
-from tests.support.jobs import run_backup
-
-
-@pytest.fixture
-def backup_of(make_job) -> Callable[..., BackupExecution]:  # noqa: F811
-    """Back up ``connection`` of ``kind`` with the given options and return the execution."""
-
-    def make(kind: str, connection: dict[str, Any], **options: Any) -> BackupExecution:
-        return run_backup(make_job(kind, connection, **options))
-
-    return make
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from django.core.management import CommandError
 from executions.models import BackupExecution
 from jobs.models import BackupJob
 from storage.adapters.ssh import SSHAdapter
-from tests.executions.conftest import pg_database, scratch_pg_target
 from tests.storage.backups import (
     MIB,
     cut_after,
@@ -23,7 +22,7 @@ from tests.storage.backups import (
 )
 from tests.storage.sshd import SSHServer, ssh_root, sshd
 
-__all__ = ["pg_database", "scratch_pg_target", "ssh_root", "sshd"]  # fixtures for pytest
+__all__ = ["ssh_root", "sshd"]  # fixtures for pytest
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import api, token, user  # noqa: F401 - fixtures used by the tests here
-from tests.executions.conftest import make_job  # noqa: F401
-from tests.restore.conftest import backup_of  # noqa: F401
 from tests.support.databases import PG_CONNECTION, mysql_exec, pg_exec
 
 
