@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from executions.models import BackupExecution
 
@@ -109,3 +112,21 @@ def backup_of(make_job) -> Callable[..., BackupExecution]:
         return run_backup(make_job(kind, connection, **options))
 
     return make
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("admin", password="correct horse battery")
+
+
+@pytest.fixture
+def token(user) -> str:
+    key: str = Token.objects.create(user=user).key
+    return key
+
+
+@pytest.fixture
+def api(token) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import api, token, user  # noqa: F401 - fixtures used by the tests here
 from tests.support.databases import PG_CONNECTION, mysql_exec, pg_exec
 
 
