@@ -9,7 +9,7 @@ from django.db import connection
 
 from executions.models import BackupExecution
 from executions.scheduler import TickResult, enqueue_due_jobs
-from tests.scheduling.conftest import NOW, make_due_job
+from tests.support.scheduling import NOW, make_due_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from executions.models import BackupExecution
 from executions.scheduler import LOST_QUEUED_AFTER, STALE_RUNNING_AFTER, reap
 from executions.services import create_backup_execution
-from tests.scheduling.conftest import message_ids
+from tests.support.scheduling import message_ids
 
 pytestmark = pytest.mark.django_db
 
