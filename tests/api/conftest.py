@@ -14,13 +14,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
-
-PG = {"host": "127.0.0.1", "port": 5432, "database": "postgres", "username": "postgres"}
-MARIADB = {"host": "127.0.0.1", "port": 3306, "database": "mysql", "username": "root"}
-#: Stored secrets that no response may ever contain.
-DS_SECRET = "ds-Secret-4f1a9c"
-S3_SECRET = "s3-Secret-77be02"
-SMTP_SECRET = "smtp-Secret-0d3e55"
+from tests.support.api import DS_SECRET, PG
 
 
 @pytest.fixture
