@@ -20,9 +20,7 @@ from tests.storage.backups import (
     restore_through_dataguardian,
     run_backup,
 )
-from tests.storage.sshd import SSHServer, ssh_root, sshd
-
-__all__ = ["ssh_root", "sshd"]  # fixtures for pytest
+from tests.storage.sshd import SSHServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
