@@ -1,14 +1,31 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures that tests in more than one folder use; a folder's own fixtures are in its conftest.
+
+Plain helpers (functions, classes, constants) are in tests/support.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from tests import factories
+from executions.models import BackupExecution
+
+# The helpers in tests/support assert as tests do; pytest rewrites their asserts too (as it did
+# when they lived in conftest files), so a failing helper explains itself. This must run before
+# anything imports them, hence the late imports below.
+pytest.register_assert_rewrite("tests.support")
+
+from tests import factories  # noqa: E402
+from tests.support.databases import pg_exec  # noqa: E402
+from tests.support.jobs import run_backup  # noqa: E402
 
 
 @pytest.fixture
@@ -35,3 +52,81 @@ def broker() -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A scratch PostgreSQL database with a few tables of not trivially compressible data."""
+    name = f"dgtest_e2e_{secrets.token_hex(4)}"
+    pg_exec(f"CREATE DATABASE {name}")
+    pg_exec(
+        """
+        CREATE TABLE customers (id serial PRIMARY KEY, name text, email text, note text);
+        INSERT INTO customers (name, email, note)
+          SELECT 'name ' || g, 'user' || g || '@example.com', md5(random()::text) || md5(g::text)
+          FROM generate_series(1, 30000) g;
+        CREATE TABLE logs_2024 (id serial, line text);
+        INSERT INTO logs_2024 (line) SELECT repeat(md5(g::text), 4) FROM generate_series(1, 5000) g;
+        CREATE TABLE orders (id bigserial PRIMARY KEY, customer int, total numeric(12,2));
+        INSERT INTO orders (customer, total)
+          SELECT (random() * 29999 + 1)::int, (random() * 1000)::numeric(12,2)
+          FROM generate_series(1, 20000);
+        """,
+        name,
+    )
+    yield name
+    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def scratch_pg_target() -> Iterator[str]:
+    name = f"dgtest_target_{secrets.token_hex(4)}"
+    pg_exec(f"CREATE DATABASE {name}")
+    yield name
+    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def make_job(db, tmp_path):
+    """Build a job backing up ``connection`` of ``kind`` into a local directory."""
+
+    def make(kind: str, connection: dict[str, Any], **options: Any):
+        datasource = factories.DatasourceFactory.create(type=kind, connection_config=connection)
+        storage = factories.StorageLocationFactory.create(
+            config={"path": str(tmp_path / "storage")}
+        )
+        (tmp_path / "storage").mkdir(exist_ok=True)
+        backup_options = {"compression": "zstd", **options}
+        return factories.BackupJobFactory.create(
+            datasource=datasource, storage_location=storage, backup_options=backup_options
+        )
+
+    return make
+
+
+@pytest.fixture
+def backup_of(make_job) -> Callable[..., BackupExecution]:
+    """Back up ``connection`` of ``kind`` with the given options and return the execution."""
+
+    def make(kind: str, connection: dict[str, Any], **options: Any) -> BackupExecution:
+        return run_backup(make_job(kind, connection, **options))
+
+    return make
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("admin", password="correct horse battery")
+
+
+@pytest.fixture
+def token(user) -> str:
+    key: str = Token.objects.create(user=user).key
+    return key
+
+
+@pytest.fixture
+def api(token) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client

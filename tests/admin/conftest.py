@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
-
-DATASOURCE_SECRET = "pg-Secret-7f3a9"
-STORAGE_SECRET = "s3-Secret-b81c2"
+from tests.support.admin import DATASOURCE_SECRET, STORAGE_SECRET
 
 
 @pytest.fixture

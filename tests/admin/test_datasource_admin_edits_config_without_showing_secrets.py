@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from datasources.models import Datasource
-from tests.admin.conftest import DATASOURCE_SECRET
+from tests.support.admin import DATASOURCE_SECRET
 
 ADD = reverse("admin:datasources_datasource_add")
 CHANGELIST = reverse("admin:datasources_datasource_changelist")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from storage.models import StorageLocation
-from tests.admin.conftest import STORAGE_SECRET
+from tests.support.admin import STORAGE_SECRET
 
 ADD = reverse("admin:storage_storagelocation_add")
 

@@ -1,4 +1,7 @@
-"""Fixtures of the API tests: an authenticated client, and objects holding known secrets."""
+"""Fixtures of the API tests: an anonymous client and objects holding known secrets.
+
+The authenticated client, ``api``, and its ``user`` and ``token`` are in the root conftest.
+"""
 
 from __future__ import annotations
 
@@ -8,36 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
-
-PG = {"host": "127.0.0.1", "port": 5432, "database": "postgres", "username": "postgres"}
-MARIADB = {"host": "127.0.0.1", "port": 3306, "database": "mysql", "username": "root"}
-#: Stored secrets that no response may ever contain.
-DS_SECRET = "ds-Secret-4f1a9c"
-S3_SECRET = "s3-Secret-77be02"
-SMTP_SECRET = "smtp-Secret-0d3e55"
-
-
-@pytest.fixture
-def user(db):
-    return get_user_model().objects.create_user("admin", password="correct horse battery")
-
-
-@pytest.fixture
-def token(user) -> str:
-    key: str = Token.objects.create(user=user).key
-    return key
-
-
-@pytest.fixture
-def api(token) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
+from tests.support.api import DS_SECRET, PG
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from core.fields import MASK
 from datasources.models import Datasource, HealthCheck
-from tests.api.conftest import DS_SECRET, MARIADB, PG
+from tests.support.api import DS_SECRET, MARIADB, PG
 
 pytestmark = pytest.mark.django_db
 

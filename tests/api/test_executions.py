@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from executions.backup import perform_backup
 from executions.models import BackupChunk, BackupExecution
-from tests.api.conftest import PG
 from tests.factories import BackupExecutionFactory
+from tests.support.api import PG
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,8 @@ from django.utils import timezone
 from core.models import SystemSetting
 from executions.models import BackupChunk
 from notifications.models import Notification
-from tests.api.conftest import DS_SECRET, PG, S3_SECRET, SMTP_SECRET
-from tests.api.test_storage_locations import S3_CONFIG
-from tests.api.test_system import SMTP
 from tests.factories import BackupExecutionFactory, StorageLocationFactory
+from tests.support.api import DS_SECRET, PG, S3_CONFIG, S3_SECRET, SMTP, SMTP_SECRET
 
 pytestmark = pytest.mark.django_db
 SECRETS = (DS_SECRET, S3_SECRET, SMTP_SECRET)

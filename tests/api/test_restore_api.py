@@ -10,8 +10,8 @@ import pytest
 from executions.backup import perform_backup
 from executions.models import BackupExecution
 from executions.restore import perform_restore
-from tests.api.conftest import PG
 from tests.factories import BackupJobFactory, DatasourceFactory
+from tests.support.api import PG
 
 pytestmark = pytest.mark.django_db
 DSN = "host=127.0.0.1 port=5432 user=postgres dbname={}"

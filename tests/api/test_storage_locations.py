@@ -6,19 +6,10 @@ import pytest
 
 from core.fields import MASK
 from storage.models import StorageLocation
-from tests.api.conftest import S3_SECRET
 from tests.factories import StorageLocationFactory
+from tests.support.api import S3_CONFIG, S3_SECRET
 
 pytestmark = pytest.mark.django_db
-
-#: Nothing listens on the discard port: an S3 location there is unreachable, quickly.
-S3_CONFIG = {
-    "endpoint": "http://127.0.0.1:9",
-    "bucket": "backups",
-    "region": "us-east-1",
-    "access_key_id": "AKIAEXAMPLE",
-    "secret_access_key": S3_SECRET,
-}
 
 
 def _create(api, path, **overrides):

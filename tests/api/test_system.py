@@ -11,19 +11,10 @@ from drf_spectacular.validation import validate_schema
 
 from core import system_settings
 from core.fields import MASK
-from tests.api.conftest import SMTP_SECRET
 from tests.factories import BackupExecutionFactory
+from tests.support.api import SMTP, SMTP_SECRET
 
 pytestmark = pytest.mark.django_db
-
-SMTP = {
-    "host": "127.0.0.1",
-    "port": 2525,
-    "username": "mailer",
-    "password": SMTP_SECRET,
-    "from_email": "dg@example.com",
-    "to": ["ops@example.com"],
-}
 
 
 def test_health_reports_the_database_broker_workers_beat_and_storage(api):

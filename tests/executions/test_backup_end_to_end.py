@@ -13,15 +13,10 @@ from django.core.management import CommandError, call_command
 
 from executions.models import BackupExecution
 from notifications.models import Notification
-from tests.executions.conftest import (
-    DECOMPRESS,
-    mysql_exec,
-    pg_table_checksums,
-    run_recipe,
-)
+from tests.support.databases import PG_CONNECTION, mysql_exec, pg_table_checksums
+from tests.support.recipes import DECOMPRESS, run_recipe
 
 pytestmark = pytest.mark.django_db
-PG_CONNECTION = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": ""}
 
 
 def _run(job) -> BackupExecution:

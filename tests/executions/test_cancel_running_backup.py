@@ -12,7 +12,7 @@ from executions import progress as progress_module
 from executions.backup import perform_backup
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
-from tests.executions.conftest import pg_exec
+from tests.support.databases import pg_exec
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,49 +1,13 @@
-"""Fixtures for restores: real backups made with ``perform_backup`` into local storage."""
+"""Fixtures of the restore tests; the backups they restore come from ``backup_of`` (root)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from executions.models import BackupExecution
-from executions.services import create_backup_execution
-from executions.tasks import back_up
-from tests.executions.conftest import (  # noqa: F401 - fixtures used by the tests here
-    make_job,
-    pg_database,
-    scratch_pg_target,
-)
 from tests.factories import DatasourceFactory
-
-PG_CONNECTION = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": ""}
-
-
-def run_backup(job: Any) -> BackupExecution:
-    execution = create_backup_execution(job)
-    execution = BackupExecution.objects.select_related("job", "datasource", "storage_location").get(
-        pk=execution.pk
-    )
-    execution.claim(worker="test")
-    assert back_up(execution), execution.error_message
-    execution.refresh_from_db()
-    return execution
-
-
-def artifact_dir(execution: BackupExecution) -> Path:
-    return Path(str(execution.storage_location.config["path"])) / str(execution.backup_path)
-
-
-@pytest.fixture
-def backup_of(make_job) -> Callable[..., BackupExecution]:  # noqa: F811
-    """Back up ``connection`` of ``kind`` with the given options and return the execution."""
-
-    def make(kind: str, connection: dict[str, Any], **options: Any) -> BackupExecution:
-        return run_backup(make_job(kind, connection, **options))
-
-    return make
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from executions.models import BackupExecution
 from executions.restore import perform_restore, restore_execution
 from notifications.models import Notification
-from tests.executions.conftest import mysql_exec, pg_exec, pg_table_checksums
-from tests.restore.conftest import PG_CONNECTION, artifact_dir
+from tests.support.databases import PG_CONNECTION, mysql_exec, pg_exec, pg_table_checksums
+from tests.support.jobs import artifact_dir
 
 pytestmark = pytest.mark.django_db
 

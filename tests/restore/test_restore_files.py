@@ -15,7 +15,7 @@ import pytest
 
 from executions.models import BackupExecution
 from executions.restore import perform_restore, restore_execution
-from tests.restore.conftest import artifact_dir
+from tests.support.jobs import artifact_dir
 
 pytestmark = pytest.mark.django_db
 OLD = 1_500_000_000  # a fixed mtime in the past

@@ -16,8 +16,8 @@ from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.restore import RestoreRefused, perform_restore, restore_execution
 from notifications.models import Notification
-from tests.executions.conftest import pg_table_checksums
-from tests.restore.conftest import PG_CONNECTION, artifact_dir
+from tests.support.databases import PG_CONNECTION, pg_table_checksums
+from tests.support.jobs import artifact_dir
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from core.models import SystemSetting
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
 from executions.tasks import claim_within_cap, run_backup
-from tests.scheduling.conftest import message_ids, queued_messages
+from tests.support.scheduling import message_ids, queued_messages
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.db import connection
 from executions import tasks
 from executions.models import BackupExecution
 from executions.scheduler import TickResult
-from tests.scheduling.conftest import NOW, make_due_job
+from tests.support.scheduling import NOW, make_due_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

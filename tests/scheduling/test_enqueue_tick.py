@@ -13,7 +13,7 @@ from executions.scheduler import SKIPPED_OVERLAP, enqueue_due_jobs
 from executions.services import create_backup_execution
 from executions.tasks import tick
 from tests.factories import BackupExecutionFactory
-from tests.scheduling.conftest import NOW, make_due_job, message_ids
+from tests.support.scheduling import NOW, make_due_job, message_ids
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backup
-from tests.scheduling.conftest import queued_messages
+from tests.support.scheduling import queued_messages
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from executions.models import BackupExecution
 from executions.scheduler import LOST_QUEUED_AFTER, STALE_RUNNING_AFTER
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backup, reap_and_resend
-from tests.scheduling.conftest import message_ids
+from tests.support.scheduling import message_ids
 
 pytestmark = pytest.mark.django_db
 

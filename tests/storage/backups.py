@@ -16,11 +16,11 @@ from django.core.management import call_command
 from executions.models import BackupExecution
 from jobs.models import BackupJob
 from storage.adapters.base import StorageAdapter, StorageWriter
-from tests.executions.conftest import DECOMPRESS, pg_table_checksums, run_recipe
 from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
+from tests.support.databases import PG_CONNECTION, pg_table_checksums
+from tests.support.recipes import DECOMPRESS, run_recipe
 
 MIB = 1024 * 1024
-PG_CONNECTION = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": ""}
 
 
 def make_pg_job(

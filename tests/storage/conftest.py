@@ -1,42 +1,16 @@
-"""Fixtures for the S3-compatible adapters: a moto server on loopback and fresh buckets."""
+"""Fixtures of the storage tests: a moto server on loopback with fresh buckets, and a real sshd."""
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import pytest
 
-from tests.storage.s3server import MotoServer, moto_server
-
-WRITER_POLICY: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-}
-READER_POLICY: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"}
-    ],
-}
-
-
-@dataclass(frozen=True)
-class AccessKey:
-    key_id: str
-    secret: str
-
-
-@dataclass(frozen=True)
-class AuthServer:
-    """A moto server that checks signatures and IAM policies, with one bucket and two users."""
-
-    server: MotoServer
-    bucket: str
-    writer: AccessKey
-    reader: AccessKey
+from tests.storage.s3server import AuthServer, MotoServer, moto_auth_server, moto_server
+from tests.storage.sshd import SSHServer, ssh_server
 
 
 @pytest.fixture(scope="session")
@@ -51,20 +25,46 @@ def s3_bucket(moto: MotoServer) -> str:
     return moto.create_bucket()
 
 
-def _user(server: MotoServer, name: str, policy: dict[str, Any]) -> AccessKey:
-    iam = server.client("iam")
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="storage", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return AccessKey(key["AccessKeyId"], key["SecretAccessKey"])
-
-
 @pytest.fixture(scope="session")
 def moto_auth() -> Iterator[AuthServer]:
     """Users and bucket are made while moto still accepts anything; then auth is switched on."""
-    with moto_server() as server:
-        bucket = server.create_bucket()
-        writer = _user(server, "dg-writer", WRITER_POLICY)
-        reader = _user(server, "dg-reader", READER_POLICY)
-        server.require_auth()
-        yield AuthServer(server, bucket, writer, reader)
+    with moto_auth_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    if os.geteuid() != 0:
+        pytest.fail(
+            "The SSH adapter tests start sshd and create a throwaway login user: run them as "
+            "root (as the test container does)."
+        )
+    with ssh_server(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@pytest.fixture
+def ssh_root(tmp_path: Path) -> Iterator[Path]:
+    """A fresh remote root for one test (the server is local, so it is a local directory)."""
+    root = tmp_path / "remote"
+    root.mkdir()
+    yield root
+    # Directories a test made read-only must not stop pytest from cleaning up.
+    for directory in [root, *root.rglob("*")]:
+        if directory.is_dir() and not directory.is_symlink():
+            directory.chmod(0o755)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def user_root(sshd: SSHServer) -> Iterator[Path]:
+    """A remote root owned by the password user, outside pytest's root-only temp tree."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="dg-sftp-", dir="/tmp"))
+    base.chmod(0o755)
+    root = base / "remote"
+    root.mkdir()
+    os.chown(root, sshd.password_user_uid, sshd.password_user_gid)
+    yield root
+    shutil.rmtree(base, ignore_errors=True)

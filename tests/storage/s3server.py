@@ -1,4 +1,5 @@
-"""A real S3 endpoint on loopback: moto's server in a subprocess, and a proxy that can cut it.
+"""A real S3 endpoint on loopback: moto's server in a subprocess (optionally checking signatures
+and IAM policies), and a proxy that can cut it.
 
 The server is a separate process so a test can stop it or cut its connections mid-upload, and
 so its memory (it keeps every object) is not counted as the adapter's.
@@ -6,6 +7,7 @@ so its memory (it keeps every object) is not counted as the adapter's.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -98,6 +100,53 @@ def moto_server() -> Iterator[MotoServer]:
         yield server
     finally:
         server.stop()
+
+
+WRITER_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+}
+READER_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"}
+    ],
+}
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    key_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class AuthServer:
+    """A moto server that checks signatures and IAM policies, with one bucket and two users."""
+
+    server: MotoServer
+    bucket: str
+    writer: AccessKey
+    reader: AccessKey
+
+
+def _user(server: MotoServer, name: str, policy: dict[str, Any]) -> AccessKey:
+    iam = server.client("iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="storage", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return AccessKey(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+@contextmanager
+def moto_auth_server() -> Iterator[AuthServer]:
+    """Users and bucket are made while moto still accepts anything; then auth is switched on."""
+    with moto_server() as server:
+        bucket = server.create_bucket()
+        writer = _user(server, "dg-writer", WRITER_POLICY)
+        reader = _user(server, "dg-reader", READER_POLICY)
+        server.require_auth()
+        yield AuthServer(server, bucket, writer, reader)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A real OpenSSH server on loopback for the SSH adapter's tests.
 
-Import the fixtures into a test module (``from tests.storage.sshd import sshd, ssh_root``). The
-daemon runs once per test session on a free high port with throwaway host and client keys, and
+The fixtures on top of it (``sshd``, ``ssh_root``, ``user_root``) are in tests/storage/conftest.py.
+The daemon runs once per test session on a free high port with throwaway host and client keys, and
 a throwaway system user for password logins; everything is removed at the end.
 """
 
@@ -11,7 +11,6 @@ import contextlib
 import os
 import pwd
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,8 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 SSHD = "/usr/sbin/sshd"
 PASSWORD_USER = "dgsftptest"
@@ -175,14 +172,10 @@ Subsystem sftp internal-sftp
             process.wait()
 
 
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
-    if os.geteuid() != 0:
-        pytest.fail(
-            "The SSH adapter tests start sshd and create a throwaway login user: run them as "
-            "root (as the test container does)."
-        )
-    base = tmp_path_factory.mktemp("sshd")
+@contextlib.contextmanager
+def ssh_server(base: Path) -> Iterator[SSHServer]:
+    """The test daemon: throwaway host and client keys under ``base`` and a throwaway system
+    user for password logins, all removed again on exit. Needs root."""
     _keygen(base / "host_ed25519", "ed25519")
     _keygen(base / "client_ed25519", "ed25519")
     rsa_passphrase = secrets.token_urlsafe(12)
@@ -217,30 +210,3 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     finally:
         if created_user:
             subprocess.run(["userdel", PASSWORD_USER], check=False, capture_output=True)
-
-
-@pytest.fixture
-def ssh_root(tmp_path: Path) -> Iterator[Path]:
-    """A fresh remote root for one test (the server is local, so it is a local directory)."""
-    root = tmp_path / "remote"
-    root.mkdir()
-    yield root
-    # Directories a test made read-only must not stop pytest from cleaning up.
-    for directory in [root, *root.rglob("*")]:
-        if directory.is_dir() and not directory.is_symlink():
-            directory.chmod(0o755)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def user_root(sshd: SSHServer) -> Iterator[Path]:
-    """A remote root owned by the password user, outside pytest's root-only temp tree."""
-    import tempfile
-
-    base = Path(tempfile.mkdtemp(prefix="dg-sftp-", dir="/tmp"))
-    base.chmod(0o755)
-    root = base / "remote"
-    root.mkdir()
-    os.chown(root, sshd.password_user_uid, sshd.password_user_gid)
-    yield root
-    shutil.rmtree(base, ignore_errors=True)

@@ -34,8 +34,7 @@ from storage.adapters.s3 import (
 )
 from storage.adapters.s3 import adapter as s3_adapter
 from storage.adapters.s3 import writer as s3_writer
-from tests.storage.conftest import AuthServer
-from tests.storage.s3server import MotoServer, adapter_config, cuttable_proxy, free_port
+from tests.storage.s3server import AuthServer, MotoServer, adapter_config, cuttable_proxy, free_port
 
 ADAPTERS: dict[str, type[S3CompatibleAdapter]] = {
     "s3": S3Adapter,

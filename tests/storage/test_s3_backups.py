@@ -14,7 +14,6 @@ from storage.adapters import ADAPTERS
 from storage.adapters.s3 import S3Adapter
 from storage.adapters.s3 import adapter as s3_adapter
 from storage.adapters.s3 import writer as s3_writer
-from tests.executions.conftest import pg_database, pg_exec, scratch_pg_target
 from tests.storage.backups import (
     MIB,
     cut_after,
@@ -24,8 +23,7 @@ from tests.storage.backups import (
     run_backup,
 )
 from tests.storage.s3server import MotoServer, adapter_config, cuttable_proxy
-
-__all__ = ["pg_database", "scratch_pg_target"]  # fixtures for pytest
+from tests.support.databases import pg_exec
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -28,9 +28,7 @@ from storage.adapters.base import (
     TransientStorageError,
 )
 from storage.adapters.ssh import HostKeyMismatch, SSHAdapter
-from tests.storage.sshd import SSHServer, free_port, ssh_root, sshd, user_root
-
-__all__ = ["ssh_root", "sshd", "user_root"]  # fixtures, imported for pytest to find
+from tests.storage.sshd import SSHServer, free_port
 
 MIB = 1024 * 1024
 

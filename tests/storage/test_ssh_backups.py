@@ -12,7 +12,6 @@ from django.core.management import CommandError
 from executions.models import BackupExecution
 from jobs.models import BackupJob
 from storage.adapters.ssh import SSHAdapter
-from tests.executions.conftest import pg_database, scratch_pg_target
 from tests.storage.backups import (
     MIB,
     cut_after,
@@ -21,9 +20,7 @@ from tests.storage.backups import (
     restore_through_dataguardian,
     run_backup,
 )
-from tests.storage.sshd import SSHServer, ssh_root, sshd
-
-__all__ = ["pg_database", "scratch_pg_target", "ssh_root", "sshd"]  # fixtures for pytest
+from tests.storage.sshd import SSHServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -8,23 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import api, token, user  # noqa: F401 - fixtures used by the tests here
-from tests.executions.conftest import make_job, mysql_exec, pg_exec  # noqa: F401
-from tests.restore.conftest import PG_CONNECTION, backup_of  # noqa: F401
-
-MARIADB_CONNECTION = {"host": "127.0.0.1", "port": 3306, "username": "root", "password": ""}
-
-
-def scratch_databases() -> list[str]:
-    """PostgreSQL databases a verification created and did not drop."""
-    return [
-        row[0] for row in pg_exec("SELECT datname FROM pg_database WHERE datname LIKE 'dgverify%'")
-    ]
-
-
-def scratch_schemas() -> list[str]:
-    """MariaDB schemas a verification created and did not drop."""
-    return mysql_exec("SHOW DATABASES LIKE 'dgverify%'").split()
+from tests.support.databases import PG_CONNECTION, mysql_exec, pg_exec
 
 
 @pytest.fixture

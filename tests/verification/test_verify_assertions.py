@@ -8,7 +8,7 @@ import pytest
 
 from executions.verification import verify_backup
 from notifications.models import Notification
-from tests.verification.conftest import scratch_databases
+from tests.support.databases import scratch_databases
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from executions.tasks import verify_backup as verify_task
-from tests.verification.conftest import scratch_databases
+from tests.support.databases import scratch_databases
 
 pytestmark = pytest.mark.django_db
 

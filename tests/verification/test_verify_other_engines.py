@@ -11,7 +11,7 @@ import pytest
 
 from core import system_settings
 from executions.verification import verify_backup
-from tests.verification.conftest import MARIADB_CONNECTION, scratch_schemas
+from tests.support.databases import MARIADB_CONNECTION, scratch_schemas
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,8 @@ import pytest
 from executions.models import BackupExecution
 from executions.verification import verify_backup
 from notifications.models import Notification
-from tests.executions.conftest import pg_exec
-from tests.restore.conftest import artifact_dir
-from tests.verification.conftest import scratch_databases
+from tests.support.databases import pg_exec, scratch_databases
+from tests.support.jobs import artifact_dir
 
 pytestmark = pytest.mark.django_db
 

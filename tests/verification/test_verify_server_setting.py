@@ -8,7 +8,7 @@ from django.db import connection
 from core.models import SystemSetting
 from executions.models import BackupExecution
 from executions.verification import verify_backup
-from tests.verification.conftest import scratch_databases
+from tests.support.databases import scratch_databases
 
 pytestmark = pytest.mark.django_db
 SERVER_SECRET = "verify-Secret-5c2e81"

@@ -1,4 +1,4 @@
-"""Fixtures for the scheduler tests: due jobs, a controllable clock, and the real Redis."""
+"""Helpers of the scheduler tests: due jobs at a fixed clock, and the messages queued in Redis."""
 
 from __future__ import annotations
 

@@ -1,0 +1,25 @@
+"""Backup jobs run in-process, as a worker runs them (``back_up``), and where their files went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from executions.models import BackupExecution
+from executions.services import create_backup_execution
+from executions.tasks import back_up
+
+
+def run_backup(job: Any) -> BackupExecution:
+    execution = create_backup_execution(job)
+    execution = BackupExecution.objects.select_related("job", "datasource", "storage_location").get(
+        pk=execution.pk
+    )
+    execution.claim(worker="test")
+    assert back_up(execution), execution.error_message
+    execution.refresh_from_db()
+    return execution
+
+
+def artifact_dir(execution: BackupExecution) -> Path:
+    return Path(str(execution.storage_location.config["path"])) / str(execution.backup_path)
