@@ -55,12 +55,11 @@ class Channel(Strategy):
     ``secret_fields`` (encrypted at rest, write-only in the API, masked in ``target``)."""
 
     # Seconds one attempt may take, connection included, before it fails as transient.
-    timeout: ClassVar[float] = 10.0
+    default_timeout: ClassVar[float] = 10.0
 
     def __init__(self, config: dict[str, Any], timeout: float | None = None) -> None:
         self.config = config
-        if timeout is not None:
-            self.timeout = timeout
+        self.timeout = self.default_timeout if timeout is None else timeout
 
     def send(self, message: Message) -> DeliveryResult:
         """Deliver ``message`` within ``timeout`` seconds, or raise ``DeliveryError``."""
