@@ -79,6 +79,12 @@ SPECS: dict[str, SettingSpec] = {
             serializers.URLField(allow_null=True, allow_blank=True, default=None),
         ),
         SettingSpec(
+            "notifications.failing_after",
+            "Deliveries that fail for good in a row before a channel is marked failing and "
+            "the other channels are told.",
+            serializers.IntegerField(min_value=1, max_value=1000, default=5),
+        ),
+        SettingSpec(
             "verification.postgres_server",
             "PostgreSQL server that verified backups are restored into (empty: the backup's "
             "own server and credentials).",

@@ -149,6 +149,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context.unread_notifications",
             ],
         },
     },
@@ -216,6 +217,19 @@ ADMIN_PASSWORD = env_secret("DATAGUARDIAN_ADMIN_PASSWORD")
 # --- Web server (`manage.py run`) ----------------------------------------------------------
 BIND = env.str("DATAGUARDIAN_BIND", default="127.0.0.1:8000")
 WEB_WORKERS = env.int("DATAGUARDIAN_WEB_WORKERS", default=2)
+
+# --- Notifications -------------------------------------------------------------------------
+# Seconds one delivery attempt may take; the first retry waits NOTIFICATION_RETRY_DELAY
+# seconds, then twice that, then four times (the notifications queue's policy).
+NOTIFICATION_TIMEOUT = env.float("DATAGUARDIAN_NOTIFICATION_TIMEOUT", default=10.0)
+NOTIFICATION_RETRY_DELAY = env.float("DATAGUARDIAN_NOTIFICATION_RETRY_DELAY", default=60.0)
+if NOTIFICATION_TIMEOUT <= 0 or NOTIFICATION_RETRY_DELAY < 0:
+    raise ImproperlyConfigured(
+        "DATAGUARDIAN_NOTIFICATION_TIMEOUT must be positive and "
+        "DATAGUARDIAN_NOTIFICATION_RETRY_DELAY not negative"
+    )
+# Where operators reach DataGuardian; links in notifications point here.
+PUBLIC_URL = env.str("DATAGUARDIAN_PUBLIC_URL", default=f"http://{BIND}").rstrip("/")
 
 # --- Celery --------------------------------------------------------------------------------
 # Longest a single backup may run; the broker's visibility timeout must outlast it, or Redis

@@ -7,7 +7,7 @@ from dataguardian import api, views
 from datasources.api import DatasourceViewSet
 from executions.api import ExecutionViewSet
 from executions.job_api import JobViewSet
-from notifications.api import NotificationViewSet
+from notifications.api import DeliveryViewSet, NotificationChannelViewSet, NotificationViewSet
 from storage.api import StorageLocationViewSet
 
 admin.site.site_header = "DataGuardian"
@@ -20,6 +20,10 @@ router.register("storage-locations", StorageLocationViewSet, basename="storage-l
 router.register("backup-jobs", JobViewSet, basename="backup-job")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register(
+    "notification-channels", NotificationChannelViewSet, basename="notification-channel"
+)
+router.register("notification-deliveries", DeliveryViewSet, basename="notification-delivery")
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/token", api.TokenView.as_view(), name="api-token"),

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from core.admin_forms import status_badge
-from notifications.models import Notification
+from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from notifications.channels import CHANNELS
+from notifications.delivery import send_test
+from notifications.models import Delivery, Notification, NotificationChannel
+
+
+class ReadOnlyAdminMixin:
+    """Viewable, never added, changed or deleted here: the system writes these rows."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline[Delivery, Notification]):
+    model = Delivery
+    fields = ["created_at", "channel", "attempt", "status", "code", "latency_ms", "error"]
+    readonly_fields = ["created_at", "channel", "attempt", "status", "code", "latency_ms", "error"]
+    extra = 0
+    ordering = ["created_at"]
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -37,8 +62,9 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    readonly_fields = ["read_at"]
+    readonly_fields = ["read_at", "dispatched_at"]
     actions = ["mark_as_read", "mark_as_unread"]
+    inlines = [DeliveryInline]
     fieldsets = [
         (None, {"fields": ["title", "message", "type", "severity"]}),
         (
@@ -49,7 +75,7 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
                 "deleted).",
             },
         ),
-        ("State", {"fields": ["created_at", "read_at"]}),
+        ("State", {"fields": ["created_at", "read_at", "dispatched_at"]}),
     ]
 
     @admin.display(description="Severity", ordering="severity")
@@ -69,3 +95,135 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
     def mark_as_unread(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         count = queryset.filter(read_at__isnull=False).update(read_at=None)
         self.message_user(request, f"Marked {count} notification(s) as unread.")
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(TypedConfigAdmin[NotificationChannel]):
+    registry = CHANNELS
+    config_attr = "config"
+    list_display = [
+        "name",
+        "type",
+        "enabled",
+        "min_severity",
+        "state_badge",
+        "last_success_at",
+        "last_failure_at",
+    ]
+    list_filter = ["type", "enabled", "min_severity"]
+    search_fields = ["name"]
+    ordering = ["name"]
+    actions = ["send_test_notification"]
+    readonly_fields = [
+        "type",
+        "managed_by",
+        "consecutive_failures",
+        "failing_since",
+        "last_success_at",
+        "last_failure_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        config_type = self.config_type_for(request, obj)
+        label = dict(CHANNELS.choices()).get(config_type, config_type)
+        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
+            (None, {"fields": ["name", "type", "enabled"]}),
+            (
+                f"Settings ({label})",
+                {
+                    "fields": config_field_names(CHANNELS, config_type),
+                    "description": "Secrets are stored encrypted and never shown; leave a "
+                    "secret blank to keep it.",
+                },
+            ),
+            (
+                "Rule",
+                {
+                    "fields": [
+                        "min_severity",
+                        "event_types",
+                        "every_failure",
+                        "job_ids",
+                        "datasource_ids",
+                        "tags",
+                    ],
+                    "description": "Which notifications go out here. Event types: a JSON list "
+                    'such as ["backup_failed", "backup_stale"] (empty: every type but '
+                    "backup_success). Scope: JSON lists of job ids, datasource ids or datasource "
+                    "tags (all empty: everything).",
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets.append(
+                (
+                    "State",
+                    {
+                        "fields": [
+                            "managed_by",
+                            "consecutive_failures",
+                            "failing_since",
+                            "last_success_at",
+                            "last_failure_at",
+                            "created_at",
+                            "updated_at",
+                        ],
+                        "description": "Kept by the deliveries.",
+                    },
+                )
+            )
+        return fieldsets
+
+    @admin.display(description="State", ordering="failing_since")
+    def state_badge(self, obj: NotificationChannel) -> SafeString:
+        if not obj.enabled:
+            return status_badge("unknown", "Paused")
+        if obj.failing_since:
+            return status_badge("critical", "Failing")
+        if obj.last_failure_at and (
+            obj.last_success_at is None or obj.last_failure_at > obj.last_success_at
+        ):
+            return status_badge("warning", "Last delivery failed")
+        return status_badge("healthy", "OK")
+
+    @admin.action(description="Send a test notification through the selected channels")
+    def send_test_notification(
+        self, request: HttpRequest, queryset: QuerySet[NotificationChannel]
+    ) -> None:
+        for channel in queryset:
+            record = send_test(channel)
+            if record.status == Delivery.Status.SENT:
+                code = f" ({record.code})" if record.code else ""
+                self.message_user(request, f"{channel.name}: sent{code} to {record.target}.")
+            else:
+                self.message_user(
+                    request,
+                    f"{channel.name}: failed — {record.error or record.response}",
+                    level="error",
+                )
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Delivery]):
+    list_display = [
+        "created_at",
+        "channel",
+        "notification",
+        "attempt",
+        "status_badge",
+        "code",
+        "latency_ms",
+    ]
+    list_filter = ["status", "channel"]
+    list_select_related = ["channel", "notification"]
+    search_fields = ["=notification__id", "error"]
+    ordering = ["-created_at"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Delivery) -> SafeString:
+        level = {"sent": "healthy", "retrying": "warning", "failed": "critical"}[obj.status]
+        return status_badge(level, obj.get_status_display())

@@ -1,6 +1,9 @@
-"""``/api/notifications``: list, filter, mark read."""
+"""``/api/notifications``: list, filter, mark read; ``/api/notification-channels``: CRUD and
+test; ``/api/notification-deliveries``: the delivery log."""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 import django_filters
 from django.db.models import QuerySet
@@ -11,8 +14,17 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ReadOnlyViewSet
-from notifications.models import Notification, NotificationType, Severity
+from core.api import ConfigField, ModelViewSet, ReadOnlyViewSet, StrictModelSerializer, merge_config
+from core.registry import Registry
+from notifications.channels import CHANNELS
+from notifications.delivery import send_test
+from notifications.models import (
+    Delivery,
+    Notification,
+    NotificationChannel,
+    NotificationType,
+    Severity,
+)
 
 
 class NotificationSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -79,3 +91,137 @@ class NotificationViewSet(ReadOnlyViewSet):
         """Mark every unread notification read; answers how many were."""
         marked = Notification.objects.filter(read_at__isnull=True).update(read_at=timezone.now())
         return Response({"marked": marked})
+
+
+# --- Channels and their delivery log --------------------------------------------------------
+
+
+class ChannelConfigField(ConfigField):
+    registry: ClassVar[Registry[Any]] = CHANNELS
+
+
+class NotificationChannelSerializer(StrictModelSerializer):
+    """A channel; ``config`` follows the schema of its ``type``, secrets write-only."""
+
+    type = serializers.ChoiceField(choices=CHANNELS.names())
+    config = ChannelConfigField()
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=NotificationType.choices),
+        required=False,
+        help_text="Empty: every type but backup_success.",
+    )
+    job_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    datasource_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+
+    class Meta:
+        model = NotificationChannel
+        fields = [
+            "id",
+            "name",
+            "type",
+            "config",
+            "enabled",
+            "min_severity",
+            "event_types",
+            "job_ids",
+            "datasource_ids",
+            "tags",
+            "every_failure",
+            "managed_by",
+            "consecutive_failures",
+            "failing_since",
+            "last_success_at",
+            "last_failure_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "managed_by",
+            "consecutive_failures",
+            "failing_since",
+            "last_success_at",
+            "last_failure_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: NotificationChannel | None = self.instance
+        if instance is not None and instance.managed_by and "config" in attrs:
+            detail = f"This channel mirrors the setting {instance.managed_by}; change that."
+            raise serializers.ValidationError({"config": [detail]})
+        if instance is not None and "type" in attrs and attrs["type"] != instance.type:
+            raise serializers.ValidationError(
+                {"type": ["The type of a channel cannot change; create a new one."]}
+            )
+        type_name = attrs.get("type") or (instance.type if instance else "")
+        if "config" in attrs or instance is None:
+            attrs["config"] = merge_config(
+                CHANNELS,
+                type_name,
+                attrs.get("config", {}),
+                instance.config if instance else None,
+                "config",
+            )
+        for name in ("job_ids", "datasource_ids"):
+            if name in attrs:
+                attrs[name] = [str(value) for value in attrs[name]]
+        return attrs
+
+
+class DeliverySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    channel_name = serializers.CharField(source="channel.name", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "notification",
+            "channel",
+            "channel_name",
+            "attempt",
+            "status",
+            "code",
+            "response",
+            "error",
+            "latency_ms",
+            "target",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class NotificationChannelViewSet(ModelViewSet):
+    """Notification channels: where notifications are sent, and which ones."""
+
+    queryset = NotificationChannel.objects.all()
+    serializer_class = NotificationChannelSerializer
+    filterset_fields = ["type", "enabled"]
+    ordering_fields = ["name", "type", "created_at"]
+    ordering = ["name"]
+
+    @extend_schema(request=None, responses={200: DeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        """Send a test notification through this channel now, the way real ones go; answers
+        the recorded attempt (``status`` sent or failed, with the code and the error)."""
+        record = send_test(self.get_object())
+        return Response(DeliverySerializer(record).data)
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    class Meta:
+        model = Delivery
+        fields = ["channel", "notification", "status"]
+
+
+class DeliveryViewSet(ReadOnlyViewSet):
+    """Every delivery attempt, newest first: channel, status, code, latency, error."""
+
+    queryset = Delivery.objects.select_related("channel")
+    serializer_class = DeliverySerializer
+    filterset_class = DeliveryFilter
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]

@@ -31,6 +31,7 @@ class NotificationType(models.TextChoices):
     BACKUP_RECOVERED = "backup_recovered", "Backup recovered"
     BACKUP_ANOMALY = "backup_anomaly", "Backup anomaly"
     CHANNEL_FAILING = "channel_failing", "Notification channel failing"
+    TEST = "test", "Test notification"
 
 
 class Severity(models.TextChoices):
@@ -45,7 +46,9 @@ class Severity(models.TextChoices):
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 # What a channel sends when its rule names no event types: everything but routine successes.
-DEFAULT_EVENT_TYPES = [t for t in NotificationType.values if t != NotificationType.BACKUP_SUCCESS]
+DEFAULT_EVENT_TYPES = [
+    t for t in NotificationType.values if t not in (NotificationType.BACKUP_SUCCESS, "test")
+]
 
 
 class EntityType(models.TextChoices):
@@ -75,6 +78,9 @@ class Notification(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the delivery task fanned it out to the channels; a notification left undispatched
+    # (its message lost with the broker) is sent again by the periodic sweep.
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "notifications"
@@ -84,6 +90,11 @@ class Notification(models.Model):
                 models.F("created_at").desc(), "read_at", name="notifications_created_read_idx"
             ),
             models.Index(fields=["entity_type", "entity_id"], name="notifications_entity_idx"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(dispatched_at__isnull=True),
+                name="notifications_undispatched_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
