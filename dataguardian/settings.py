@@ -313,6 +313,13 @@ SPECTACULAR_SETTINGS = {
     # from the admin login is enough in a browser).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": "/api",
+    # One name per choice set that several fields share (a notification's type and a
+    # channel's event types; severity and a channel's minimum severity).
+    "ENUM_NAME_OVERRIDES": {
+        "NotificationTypeEnum": "notifications.models.NotificationType",
+        "SeverityEnum": "notifications.models.Severity",
+        "NotificationChannelTypeEnum": "notifications.api.CHANNEL_TYPES",
+    },
 }
 
 # --- Logging -------------------------------------------------------------------------------

@@ -96,6 +96,10 @@ class NotificationViewSet(ReadOnlyViewSet):
 # --- Channels and their delivery log --------------------------------------------------------
 
 
+#: The channel types, as the API's schema names them (NotificationChannelTypeEnum).
+CHANNEL_TYPES = CHANNELS.names()
+
+
 class ChannelConfigField(ConfigField):
     registry: ClassVar[Registry[Any]] = CHANNELS
 
@@ -103,7 +107,7 @@ class ChannelConfigField(ConfigField):
 class NotificationChannelSerializer(StrictModelSerializer):
     """A channel; ``config`` follows the schema of its ``type``, secrets write-only."""
 
-    type = serializers.ChoiceField(choices=CHANNELS.names())
+    type = serializers.ChoiceField(choices=CHANNEL_TYPES)
     config = ChannelConfigField()
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=NotificationType.choices),

@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from datasources.engines import ENGINES
-from notifications.models import Notification
+from notifications.channels import CHANNELS
+from notifications.models import Delivery, Notification, NotificationChannel
 from storage.adapters import ADAPTERS
 
 MODELS = [
@@ -17,6 +18,8 @@ MODELS = [
     "executions.backupexecution",
     "executions.backupchunk",
     "notifications.notification",
+    "notifications.notificationchannel",
+    "notifications.delivery",
     "core.systemsetting",
 ]
 ADDABLE = [
@@ -24,6 +27,7 @@ ADDABLE = [
     "storage.storagelocation",
     "jobs.backupjob",
     "notifications.notification",
+    "notifications.notificationchannel",
     "core.systemsetting",
 ]
 READ_ONLY = sorted(set(MODELS) - set(ADDABLE))
@@ -65,7 +69,17 @@ def test_change_pages_of_every_kind_of_object_answer_a_superuser(admin_client, e
         entity_id=execution.pk,
         title="Backup failed",
     )
+    channel = NotificationChannel.objects.create(
+        name="hook",
+        type="webhook",
+        config={"url": "http://127.0.0.1:9/", "secret": "", "headers": ""},
+    )
+    delivery = Delivery.objects.create(
+        notification=notification, channel=channel, status="failed", error="refused"
+    )
     objects = {
+        "notifications.notificationchannel": channel,
+        "notifications.delivery": delivery,
         "datasources.datasource": execution.datasource,
         "storage.storagelocation": execution.storage_location,
         "jobs.backupjob": execution.job,
@@ -79,7 +93,8 @@ def test_change_pages_of_every_kind_of_object_answer_a_superuser(admin_client, e
 @pytest.mark.parametrize(
     ("model", "config_type"),
     [("datasources.datasource", name) for name in ENGINES.names()]
-    + [("storage.storagelocation", name) for name in ADAPTERS.names()],
+    + [("storage.storagelocation", name) for name in ADAPTERS.names()]
+    + [("notifications.notificationchannel", name) for name in CHANNELS.names()],
 )
 def test_the_add_page_of_every_type_answers_a_superuser(admin_client, model, config_type):
     response = admin_client.get(url(model, "add"), {"type": config_type})
