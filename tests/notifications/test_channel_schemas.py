@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rest_framework import serializers
 
+from notifications.channels.apprise_urls import AppriseChannel, AppriseConfig
 from notifications.channels.webhook import WebhookChannel
 
 GOOD_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -109,3 +110,48 @@ def test_a_webhook_url_that_is_not_http_is_refused():
     message = error(WebhookChannel, {"url": "ftp://files.example.org/in"}, "url")
 
     assert message == "Give an http:// or https:// URL."
+
+
+# -- apprise URLs ----------------------------------------------------------------------------
+
+
+def test_apprise_urls_are_accepted_one_per_line_blank_lines_dropped():
+    urls = "\n  json://127.0.0.1:8123/alerts  \n\nntfy://ntfy.example.org/backups\n"
+
+    config = AppriseChannel.validate_config({"urls": urls})
+
+    assert config["urls"] == "json://127.0.0.1:8123/alerts\nntfy://ntfy.example.org/backups"
+
+
+def test_apprise_urls_of_blank_lines_only_are_refused():
+    message = error(AppriseChannel, {"urls": " \n\n "}, "urls")
+
+    assert message == "This field may not be blank."
+
+
+def test_the_apprise_url_check_itself_wants_at_least_one_line():
+    with pytest.raises(serializers.ValidationError, match="at least one Apprise URL"):
+        AppriseConfig().validate_urls("\n \n")
+
+
+def test_an_unknown_apprise_service_is_refused_naming_its_line():
+    urls = "ntfy://ntfy.example.org/backups\nbogus://token-8812@x"
+
+    message = error(AppriseChannel, {"urls": urls}, "urls")
+
+    assert message == "Line 2: bogus:// is not a service Apprise knows."
+
+
+def test_an_apprise_url_missing_its_parts_is_refused_naming_its_line_without_its_tokens():
+    urls = "json://127.0.0.1/ok\ntgram://not-a-bot-token-4471/"
+
+    message = error(AppriseChannel, {"urls": urls}, "urls")
+
+    assert message.startswith("Line 2: Apprise cannot use this tgram:// URL")
+    assert "not-a-bot-token-4471" not in message
+
+
+def test_a_line_that_is_not_a_url_is_refused_naming_its_line():
+    message = error(AppriseChannel, {"urls": "just some words"}, "urls")
+
+    assert message == "Line 1 is not a URL (service://…)."
