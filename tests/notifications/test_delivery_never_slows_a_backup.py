@@ -10,7 +10,7 @@ import pytest
 
 from notifications.models import Delivery
 from tests.support.jobs import run_backup
-from tests.support.receivers import http_receiver
+from tests.support.loopback import http_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +41,7 @@ def test_three_channels_that_never_answer_leave_the_backup_time_unchanged(
     with http_receiver([None]) as silent:
         for n in range(3):
             # Every success goes out, so each backup below sends to all three.
-            webhook_channel(silent.url, name=f"silent {n}", min_severity="info",
+            webhook_channel(silent.url(), name=f"silent {n}", min_severity="info",
                             event_types=["backup_success"])  # fmt: skip
         with_silent_channels = min(_timed_backup(job) for _ in range(2))
         requests = silent.wait_for(3, timeout=20)

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from notifications.models import Delivery, NotificationType, Severity
 from notifications.service import notify
-from tests.support.receivers import http_receiver
+from tests.support.loopback import http_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +19,7 @@ def test_two_500s_then_a_200_give_three_attempts_with_growing_delays(
     # The backoff is shortened by its setting; the code path is the production one.
     settings.NOTIFICATION_RETRY_DELAY = 0.5
     with http_receiver([500, 500, 200]) as receiver:
-        channel = webhook_channel(receiver.url)
+        channel = webhook_channel(receiver.url())
         with transaction.atomic():
             notification = notify(NotificationType.BACKUP_FAILED, Severity.CRITICAL, "It broke")
         requests = receiver.wait_for(3)
@@ -45,7 +45,7 @@ def test_two_500s_then_a_200_give_three_attempts_with_growing_delays(
 def test_a_4xx_answer_is_not_retried(notifications_worker, webhook_channel, settings):
     settings.NOTIFICATION_RETRY_DELAY = 0.2
     with http_receiver([404]) as receiver:
-        webhook_channel(receiver.url)
+        webhook_channel(receiver.url())
         with transaction.atomic():
             notification = notify(NotificationType.BACKUP_FAILED, Severity.CRITICAL, "It broke")
         receiver.wait_for(1)

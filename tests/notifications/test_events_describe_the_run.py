@@ -61,7 +61,7 @@ def test_no_secret_reaches_the_notification_or_the_receiver(failed_backup, webho
                                                             receiver):  # fmt: skip
     notification = Notification.objects.get(type="backup_failed")
     message = build_message(notification)
-    channel = webhook_channel(receiver.url)
+    channel = webhook_channel(receiver.url())
     assert deliver(notification, channel, attempt=1, can_retry=False).status == "sent"
     sent = receiver.wait_for(1)[0]
     for text in (

@@ -31,7 +31,7 @@ def test_the_fifth_failure_in_a_row_marks_the_channel_and_tells_the_other_channe
     webhook_channel, receiver
 ):
     broken = webhook_channel(f"http://127.0.0.1:{_closed_port()}/hook", name="broken")
-    healthy = webhook_channel(receiver.url, name="healthy")
+    healthy = webhook_channel(receiver.url(), name="healthy")
     for _ in range(4):
         _fail_once(broken)
     broken.refresh_from_db()
@@ -54,7 +54,7 @@ def test_a_success_clears_the_count_and_the_failing_mark(webhook_channel, receiv
     channel = webhook_channel(f"http://127.0.0.1:{_closed_port()}/hook")
     for _ in range(5):
         _fail_once(channel)
-    NotificationChannel.objects.filter(pk=channel.pk).update(config={"url": receiver.url})
+    NotificationChannel.objects.filter(pk=channel.pk).update(config={"url": receiver.url()})
     channel.refresh_from_db()
     notification = notify(NotificationType.BACKUP_FAILED, Severity.CRITICAL, "Again")
     assert deliver(notification, channel, attempt=1, can_retry=True).status == "sent"

@@ -43,7 +43,7 @@ def test_an_undispatched_notification_older_than_two_minutes_is_sent_again(broke
 
 
 def test_a_dispatch_runs_once_however_often_it_is_sent(broker, webhook_channel, receiver):
-    webhook_channel(receiver.url)
+    webhook_channel(receiver.url())
     notification = _recorded(5)
     dispatch(str(notification.id))
     dispatch(str(notification.id))

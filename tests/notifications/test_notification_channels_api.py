@@ -24,7 +24,7 @@ def _create(api, url, **extra):
 
 
 def test_a_channel_is_created_with_its_rule_and_its_secrets_never_come_back(api, receiver):
-    response = _create(api, receiver.url, min_severity="critical", tags=["prod"])
+    response = _create(api, receiver.url(), min_severity="critical", tags=["prod"])
     assert response.status_code == 201, response.data
     shown = api.get(f"/api/notification-channels/{response.data['id']}").data
     assert shown["config"]["secret"] == MASK
@@ -43,7 +43,7 @@ def test_bad_config_and_unknown_types_are_field_errors(api):
 
 
 def test_the_test_action_sends_through_the_channel_and_reports_the_answer(api, receiver):
-    channel_id = _create(api, receiver.url).data["id"]
+    channel_id = _create(api, receiver.url()).data["id"]
     response = api.post(f"/api/notification-channels/{channel_id}/test")
     assert response.status_code == 200
     assert (response.data["status"], response.data["code"]) == ("sent", 200)
@@ -65,7 +65,7 @@ def test_the_test_action_reports_the_exact_error_of_a_failing_channel(api):
 
 
 def test_the_delivery_log_lists_attempts_by_channel(api, receiver):
-    channel_id = _create(api, receiver.url).data["id"]
+    channel_id = _create(api, receiver.url()).data["id"]
     api.post(f"/api/notification-channels/{channel_id}/test")
     log = api.get(f"/api/notification-deliveries?channel={channel_id}")
     assert log.status_code == 200

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_webhook_url_setting_becomes_the_system_webhook_channel(api, receiver):
-    assert api.put("/api/system/settings", {"notifications.webhook_url": receiver.url},
+    assert api.put("/api/system/settings", {"notifications.webhook_url": receiver.url()},
                    format="json").status_code == 200  # fmt: skip
     channel = NotificationChannel.objects.get(managed_by="notifications.webhook_url")
     assert (channel.name, channel.type, channel.config["url"]) == (
         "System webhook",
         "webhook",
-        receiver.url,
+        receiver.url(),
     )
     response = api.post(f"/api/notification-channels/{channel.id}/test")
     assert response.data["status"] == "sent"
@@ -43,7 +43,7 @@ def test_the_smtp_settings_become_the_system_email_channel_only_when_enabled(api
 
 
 def test_a_managed_channels_config_is_changed_through_its_setting_only(api, receiver):
-    api.put("/api/system/settings", {"notifications.webhook_url": receiver.url}, format="json")
+    api.put("/api/system/settings", {"notifications.webhook_url": receiver.url()}, format="json")
     channel = NotificationChannel.objects.get(managed_by="notifications.webhook_url")
     response = api.patch(
         f"/api/notification-channels/{channel.id}",
