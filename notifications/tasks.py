@@ -30,10 +30,10 @@ LOST_AFTER = timedelta(minutes=2)
 GIVE_UP_AFTER = timedelta(days=1)
 
 
-def retry_countdown(retries: int) -> int:
+def retry_countdown(retries: int) -> float:
     """Seconds before attempt ``retries + 2``: the notifications queue's exponential backoff,
     from ``DATAGUARDIAN_NOTIFICATION_RETRY_DELAY`` (60 s by default)."""
-    return int(settings.NOTIFICATION_RETRY_DELAY * 2**retries)
+    return float(settings.NOTIFICATION_RETRY_DELAY * 2**retries)
 
 
 @shared_task(time_limit=120, soft_time_limit=110, **NOTIFICATIONS.task_options())

@@ -111,8 +111,13 @@ class AppriseLogFilter(logging.Filter):
 
 @cache
 def _filter_apprise_logs() -> None:
-    """Put the filter on Apprise's logger (once, before Apprise logs anything)."""
+    """Put the filter on Apprise's logger (once, before Apprise logs anything).
+
+    The logger's level is set here too: a delivery's error is read back from Apprise's
+    warnings, which must not depend on the root level (a worker started with ``-l error``
+    would otherwise hide them)."""
     logger = logging.getLogger("apprise")
+    logger.setLevel(logging.WARNING)
     if not any(isinstance(f, AppriseLogFilter) for f in logger.filters):
         logger.addFilter(AppriseLogFilter())
 

@@ -4,6 +4,7 @@ test; webhook channel rows; and a real worker on the notifications queue."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -81,12 +82,17 @@ def notifications_worker(broker, transactional_db) -> Iterator[None]:
 
     from dataguardian.celery import app
 
-    with start_worker(
-        app,
-        pool="threads",
-        concurrency=5,
-        queues=["notifications"],
-        perform_ping_check=False,
-        shutdown_timeout=30,
-    ):
-        yield
+    # The embedded worker sets the root logger's level for itself; later tests keep theirs.
+    root_level = logging.root.level
+    try:
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=5,
+            queues=["notifications"],
+            perform_ping_check=False,
+            shutdown_timeout=30,
+        ):
+            yield
+    finally:
+        logging.root.setLevel(root_level)

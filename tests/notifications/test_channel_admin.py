@@ -21,8 +21,8 @@ def _send_test(admin_client, channel):
 
 def test_send_test_reports_success_with_the_answer_code(admin_client, webhook_channel, receiver):
     channel = webhook_channel(receiver.url(), name="ops")
-    page = _send_test(admin_client, channel).content.decode()
-    assert "ops: sent (200)" in page
+    messages = [str(m) for m in _send_test(admin_client, channel).context["messages"]]
+    assert messages == [f"ops: sent (200) to {receiver.url()}."]
     assert len(receiver.wait_for(1)) == 1
 
 

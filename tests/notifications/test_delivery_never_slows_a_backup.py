@@ -50,9 +50,9 @@ def test_three_channels_that_never_answer_leave_the_backup_time_unchanged(
         while Delivery.objects.filter(status="retrying").count() < 3:
             assert time.monotonic() < deadline, "the attempts never timed out"
             time.sleep(0.2)
+        # Read while the receiver still holds its connections open: these timed out.
+        timed_out = list(Delivery.objects.filter(status="retrying"))
     print(f"backup alone {reference:.3f} s, with 3 silent channels {with_silent_channels:.3f} s")
     assert with_silent_channels < reference + 1.0
     assert with_silent_channels < settings.NOTIFICATION_TIMEOUT
-    timed_out = Delivery.objects.filter(status="retrying").first()
-    assert timed_out is not None
-    assert timed_out.latency_ms >= 4500
+    assert all(d.latency_ms >= 4500 for d in timed_out), [d.error for d in timed_out]

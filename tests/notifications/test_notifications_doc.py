@@ -109,6 +109,7 @@ def test_every_example_channel_in_the_doc_validates():
 
 
 def section_examples() -> list[dict[str, Any]]:
-    channels = DOC.read_text().partition("## Channels")[2]
+    """The example channels: the JSON blocks of the section ``## Channels``."""
+    channels = DOC.read_text().partition("## Channels")[2].partition("\n## ")[0]
     blocks = re.findall(r"```json\n(.*?)```", channels, re.S)
     return [json.loads(block) for block in blocks]
