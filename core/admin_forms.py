@@ -56,6 +56,19 @@ STATUS_COLOURS: dict[str, str] = {
 DEFAULT_COLOUR = "#607d8b"
 
 
+class ReadOnlyMixin:
+    """Viewable, never added, changed or deleted from the admin: records the system writes."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 def status_badge(value: str, label: str) -> SafeString:
     """A coloured pill showing ``label``, coloured by ``value``."""
     return format_html(

@@ -202,3 +202,30 @@ def merge_config(
     except serializers.ValidationError as exc:
         raise serializers.ValidationError({field_name: exc.detail}) from exc
     return validated
+
+
+def merge_typed_config(
+    registry: Registry[Any],
+    attrs: dict[str, Any],
+    instance: Any,
+    field_name: str,
+    noun: str,
+) -> bool:
+    """The shared part of a typed object's ``validate``: its ``type`` never changes, and
+    ``attrs[field_name]`` is validated against the type's schema with stored secrets kept
+    (``merge_config``). Returns whether the configuration was (re)validated."""
+    if instance is not None and "type" in attrs and attrs["type"] != instance.type:
+        raise serializers.ValidationError(
+            {"type": [f"The type of a {noun} cannot change; create a new one."]}
+        )
+    if field_name not in attrs and instance is not None:
+        return False
+    type_name = attrs.get("type") or (instance.type if instance else "")
+    attrs[field_name] = merge_config(
+        registry,
+        type_name,
+        attrs.get(field_name, {}),
+        getattr(instance, field_name) if instance else None,
+        field_name,
+    )
+    return True

@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_config
+from core.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_typed_config
 from core.registry import Registry
 from core.validation import validate_tags
 from datasources.engines import ENGINES
@@ -101,19 +101,8 @@ class DatasourceSerializer(StrictModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance: Datasource | None = self.instance
-        if instance is not None and "type" in attrs and attrs["type"] != instance.type:
-            raise serializers.ValidationError(
-                {"type": ["The type of a datasource cannot change; create a new one."]}
-            )
         type_name = attrs.get("type") or (instance.type if instance else "")
-        if "connection_config" in attrs or instance is None:
-            attrs["connection_config"] = merge_config(
-                ENGINES,
-                type_name,
-                attrs.get("connection_config", {}),
-                instance.connection_config if instance else None,
-                "connection_config",
-            )
+        if merge_typed_config(ENGINES, attrs, instance, "connection_config", "datasource"):
             result = test_connection(type_name, attrs["connection_config"])
             if result.status != "ok":
                 raise serializers.ValidationError(

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.safestring import SafeString
 
-from core.admin_forms import status_badge
+from core.admin_forms import ReadOnlyMixin, status_badge
 from executions.models import BackupChunk, BackupExecution
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backups
 from jobs.admin import BackupJobAdmin
 from jobs.models import BackupJob
-
-
-class ReadOnlyMixin:
-    """Viewable, never added, changed or deleted from the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class BackupChunkInline(ReadOnlyMixin, admin.TabularInline[BackupChunk, BackupExecution]):

@@ -10,26 +10,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from core.admin_forms import ReadOnlyMixin, TypedConfigAdmin, config_field_names, status_badge
 from notifications.channels import CHANNELS
 from notifications.delivery import send_test
 from notifications.models import Delivery, Notification, NotificationChannel
 
 
-class ReadOnlyAdminMixin:
-    """Viewable, never added, changed or deleted here: the system writes these rows."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline[Delivery, Notification]):
+class DeliveryInline(ReadOnlyMixin, admin.TabularInline[Delivery, Notification]):
     model = Delivery
     fields = ["created_at", "channel", "attempt", "status", "code", "latency_ms", "error"]
     readonly_fields = ["created_at", "channel", "attempt", "status", "code", "latency_ms", "error"]
@@ -114,16 +101,7 @@ class NotificationChannelAdmin(TypedConfigAdmin[NotificationChannel]):
     search_fields = ["name"]
     ordering = ["name"]
     actions = ["send_test_notification"]
-    readonly_fields = [
-        "type",
-        "managed_by",
-        "consecutive_failures",
-        "failing_since",
-        "last_success_at",
-        "last_failure_at",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = ["type", *NotificationChannel.STATE_FIELDS]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         config_type = self.config_type_for(request, obj)
@@ -161,15 +139,7 @@ class NotificationChannelAdmin(TypedConfigAdmin[NotificationChannel]):
                 (
                     "State",
                     {
-                        "fields": [
-                            "managed_by",
-                            "consecutive_failures",
-                            "failing_since",
-                            "last_success_at",
-                            "last_failure_at",
-                            "created_at",
-                            "updated_at",
-                        ],
+                        "fields": list(NotificationChannel.STATE_FIELDS),
                         "description": "Kept by the deliveries.",
                     },
                 )
@@ -206,7 +176,7 @@ class NotificationChannelAdmin(TypedConfigAdmin[NotificationChannel]):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Delivery]):
+class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin[Delivery]):
     list_display = [
         "created_at",
         "channel",

@@ -14,7 +14,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ConfigField, ModelViewSet, ReadOnlyViewSet, StrictModelSerializer, merge_config
+from core.api import (
+    ConfigField,
+    ModelViewSet,
+    ReadOnlyViewSet,
+    StrictModelSerializer,
+    merge_typed_config,
+)
 from core.registry import Registry
 from notifications.channels import CHANNELS
 from notifications.delivery import send_test
@@ -132,43 +138,16 @@ class NotificationChannelSerializer(StrictModelSerializer):
             "datasource_ids",
             "tags",
             "every_failure",
-            "managed_by",
-            "consecutive_failures",
-            "failing_since",
-            "last_success_at",
-            "last_failure_at",
-            "created_at",
-            "updated_at",
+            *NotificationChannel.STATE_FIELDS,
         ]
-        read_only_fields = [
-            "id",
-            "managed_by",
-            "consecutive_failures",
-            "failing_since",
-            "last_success_at",
-            "last_failure_at",
-            "created_at",
-            "updated_at",
-        ]
+        read_only_fields = ["id", *NotificationChannel.STATE_FIELDS]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance: NotificationChannel | None = self.instance
         if instance is not None and instance.managed_by and "config" in attrs:
             detail = f"This channel mirrors the setting {instance.managed_by}; change that."
             raise serializers.ValidationError({"config": [detail]})
-        if instance is not None and "type" in attrs and attrs["type"] != instance.type:
-            raise serializers.ValidationError(
-                {"type": ["The type of a channel cannot change; create a new one."]}
-            )
-        type_name = attrs.get("type") or (instance.type if instance else "")
-        if "config" in attrs or instance is None:
-            attrs["config"] = merge_config(
-                CHANNELS,
-                type_name,
-                attrs.get("config", {}),
-                instance.config if instance else None,
-                "config",
-            )
+        merge_typed_config(CHANNELS, attrs, instance, "config", "channel")
         for name in ("job_ids", "datasource_ids"):
             if name in attrs:
                 attrs[name] = [str(value) for value in attrs[name]]

@@ -155,6 +155,17 @@ class NotificationChannel(models.Model):
     the other channels are told.
     """
 
+    # Kept by the system: read-only in the admin and the API.
+    STATE_FIELDS = (
+        "managed_by",
+        "consecutive_failures",
+        "failing_since",
+        "last_success_at",
+        "last_failure_at",
+        "created_at",
+        "updated_at",
+    )
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=20, choices=channel_choices)

@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_config
+from core.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_typed_config
 from core.registry import Registry
 from storage.adapters import ADAPTERS
 from storage.adapters.base import StorageError
@@ -65,19 +65,8 @@ class StorageLocationSerializer(StrictModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance: StorageLocation | None = self.instance
-        if instance is not None and "type" in attrs and attrs["type"] != instance.type:
-            raise serializers.ValidationError(
-                {"type": ["The type of a storage location cannot change; create a new one."]}
-            )
         type_name = attrs.get("type") or (instance.type if instance else "")
-        if "config" in attrs or instance is None:
-            attrs["config"] = merge_config(
-                ADAPTERS,
-                type_name,
-                attrs.get("config", {}),
-                instance.config if instance else None,
-                "config",
-            )
+        if merge_typed_config(ADAPTERS, attrs, instance, "config", "storage location"):
             reason = test_connection(type_name, attrs["config"])
             if reason:
                 raise serializers.ValidationError({"config": [f"Connection test failed: {reason}"]})
