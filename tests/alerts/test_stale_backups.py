@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from executions import alerts, scheduler
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
+from executions.tasks import check_stale_backups
 from jobs.models import BackupJob
 from jobs.schedule import stale_threshold
 from notifications.models import Notification
@@ -178,6 +180,22 @@ def test_a_job_stale_again_after_recovering_raises_backup_stale_again(pg_job):
     alerts.check_stale_jobs(now=finished + TWO_DAYS + MINUTE)
 
     assert len(_stale(pg_job)) == 2
+
+
+def test_migrate_created_the_periodic_stale_check_every_five_minutes(db):
+    task = PeriodicTask.objects.select_related("interval").get(
+        task="executions.tasks.check_stale_backups"
+    )
+    assert (task.interval.every, task.interval.period) == (5, "minutes")
+    assert task.queue == "scheduler"
+
+
+def test_the_periodic_task_runs_the_stale_check(pg_job):
+    BackupJob.objects.filter(pk=pg_job.pk).update(created_at=timezone.now() - TWO_DAYS * 2)
+
+    check_stale_backups.apply().get()
+
+    assert len(_stale(pg_job)) == 1
 
 
 def test_checking_many_jobs_reads_them_with_their_last_success_in_one_query(
