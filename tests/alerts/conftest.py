@@ -1,4 +1,5 @@
-"""Fixtures of the alert tests: a real PostgreSQL database with rows and a job backing it up."""
+"""Fixtures of the alert tests: a real PostgreSQL database with rows, a job backing it up, and
+a slow relay in front of the local PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from jobs.models import BackupJob
 from tests.support.databases import PG_CONNECTION, pg_exec
+from tests.support.network import DelayingRelay
 
 
 @pytest.fixture
@@ -32,3 +34,11 @@ def pg_job(make_job, rows_database) -> BackupJob:
     """A job backing up ``rows_database`` (daily at 03:00, America/Sao_Paulo)."""
     job: BackupJob = make_job("postgres", {**PG_CONNECTION, "database": rows_database})
     return job
+
+
+@pytest.fixture
+def slow_postgres() -> Iterator[DelayingRelay]:
+    """The local PostgreSQL behind a relay that waits before it passes a connection on."""
+    relay = DelayingRelay(("127.0.0.1", 5432), delay=0.0).start()
+    yield relay
+    relay.stop()
