@@ -108,6 +108,12 @@ SPECS: dict[str, SettingSpec] = {
             "Where a run's temporary files go (pg_dump directory format, SQLite copies).",
             AbsolutePathField(),
         ),
+        SettingSpec(
+            "alerts.anomaly_drop_percent",
+            "Raise backup_anomaly when a completed backup's size or row count is more than this "
+            "many percent below the median of the job's last 5 completed backups (1-99).",
+            serializers.IntegerField(min_value=1, max_value=99, default=50),
+        ),
     ]
 }
 

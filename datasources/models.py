@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -56,6 +57,11 @@ class Datasource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def reference(self) -> dict[str, Any]:
+        """How notifications name this datasource (``metadata["datasource"]``): its id, name
+        and tags, which channel rules scope by."""
+        return {"id": str(self.pk), "name": self.name, "tags": list(self.tags or [])}
 
     @property
     def engine(self) -> builtins.type[Engine]:

@@ -12,8 +12,11 @@ import shutil
 import time
 from pathlib import Path
 
+from django.db import transaction
+
 from core import system_settings
 from datasources.engines.base import EngineError, TransientEngineError
+from executions import alerts
 from executions import progress as progress_module
 from executions.artifact import (
     MANIFEST,
@@ -45,10 +48,13 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
     """Run a claimed (``running``) backup execution to its end. Returns True on success.
 
     On failure the partial artifact is deleted and the execution marked ``failed`` with a
-    readable, secret-free message, and a ``backup_failed`` notification is recorded; but when
-    ``retry_allowed`` and the error is transient, the execution is queued again and
-    ``RetryableBackupError`` raised for the caller to schedule the retry. Whether a
-    verification should follow is ``verification_due``'s to say; the caller sends it.
+    readable, secret-free message, the job's failure streak counted and a ``backup_failed``
+    notification recorded with it; but when ``retry_allowed`` and the error is transient, the
+    execution is queued again and ``RetryableBackupError`` raised for the caller to schedule
+    the retry. Whether a
+    verification should follow is ``verification_due``'s to say; the caller sends it. A
+    completed backup ends the job's failure streak and staleness and is compared with the
+    ones before it (``executions.alerts``).
     """
     job = execution.job
     datasource = execution.datasource
@@ -140,6 +146,7 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
         f"{execution.duration_seconds} s.",
         execution,
     )
+    alerts.backup_completed(execution)
     return True
 
 
@@ -188,11 +195,14 @@ def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> 
     message, stack = failure_text(exc, secrets, (EngineError, StorageError))
     logger.warning("Backup %s failed: %s", execution.id, message)
     execution.fail(message, stack)
-    notify_execution(
-        NotificationType.BACKUP_FAILED,
-        Severity.CRITICAL,
-        f"Backup of {execution.datasource.name} failed",
-        message,
-        execution,
-    )
+    with transaction.atomic():
+        streak = alerts.count_failure(execution)
+        notify_execution(
+            NotificationType.BACKUP_FAILED,
+            Severity.CRITICAL,
+            f"Backup of {execution.datasource.name} failed{alerts.in_a_row(streak)}",
+            message,
+            execution,
+            failure_streak=streak,
+        )
     return False

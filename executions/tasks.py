@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core import system_settings
 from core.queues import BACKUPS, CLEANUP, PRIORITY_MANUAL, PRIORITY_SCHEDULED, SCHEDULER
-from executions import cleanup, scheduler, verification
+from executions import alerts, cleanup, scheduler, verification
 from executions.backup import RetryableBackupError, perform_backup, verification_due
 from executions.models import BackupExecution, IllegalTransition
 from executions.restore import perform_restore
@@ -156,6 +156,16 @@ def enqueue_due_jobs() -> None:
 def reap() -> None:
     """Fail executions whose worker is gone and re-send lost messages (every minute)."""
     reap_and_resend()
+
+
+@shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())
+def check_stale_backups() -> None:
+    """Raise ``backup_stale`` for jobs without a recent completed backup (every 5 minutes)."""
+    stale = alerts.check_stale_jobs()
+    if stale:
+        logger.warning(
+            "%d job(s) became stale: %s", len(stale), ", ".join(s.job.name for s in stale)
+        )
 
 
 @shared_task(**CLEANUP.task_options())

@@ -29,7 +29,14 @@ class BackupJobAdmin(admin.ModelAdmin[BackupJob]):
     search_fields = ["name", "datasource__name", "storage_location__name"]
     ordering = ["name"]
     autocomplete_fields = ["datasource", "storage_location"]
-    readonly_fields = ["next_execution_at", "last_execution_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "next_execution_at",
+        "last_execution_at",
+        "failure_streak",
+        "stale_since",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["enable", "disable"]
     fieldsets = [
         (None, {"fields": ["name", "enabled"]}),
@@ -58,6 +65,16 @@ class BackupJobAdmin(admin.ModelAdmin[BackupJob]):
                 "auto_delete. Options: compression (gzip, zstd, lz4, none), compression_level, "
                 "compression_threads, parallel_jobs, include_tables, exclude_tables, "
                 "max_file_size_mb. Keys left out take their defaults; unknown keys are errors.",
+            },
+        ),
+        (
+            "Alerts",
+            {
+                "fields": ["stale_after_minutes", "failure_streak", "stale_since"],
+                "description": "The job is stale (backup_stale) when no backup has completed "
+                "for stale_after_minutes, or, left empty, twice the interval of its schedule. "
+                "The failure streak and stale_since are kept by the alerts; the next completed "
+                "backup resets both.",
             },
         ),
         (

@@ -1,7 +1,9 @@
 """``/api/backup-jobs``: CRUD. The actions that create or read executions (run now, retention
 preview) are added in ``executions.job_api``, which serves this route.
 
-``next_execution_at`` is read-only: the model moves it whenever the schedule changes.
+``next_execution_at`` is read-only: the model moves it whenever the schedule changes. So are
+``failure_streak`` and ``stale_since``, kept by the alerts (docs/ALERTS.md);
+``stale_after_minutes`` is the job's own stale threshold.
 """
 
 from __future__ import annotations
@@ -75,8 +77,11 @@ class BackupJobSerializer(StrictModelSerializer):
             "enabled",
             "retention_policy",
             "backup_options",
+            "stale_after_minutes",
             "last_execution_at",
             "next_execution_at",
+            "failure_streak",
+            "stale_since",
             "created_at",
             "updated_at",
         ]
@@ -84,6 +89,8 @@ class BackupJobSerializer(StrictModelSerializer):
             "id",
             "last_execution_at",
             "next_execution_at",
+            "failure_streak",
+            "stale_since",
             "created_at",
             "updated_at",
         ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from croniter import croniter
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
@@ -58,6 +59,25 @@ class BackupJob(models.Model):
     backup_options = models.JSONField(default=default_backup_options)
     last_execution_at = models.DateTimeField(null=True, blank=True)
     next_execution_at = models.DateTimeField(null=True, blank=True)
+    # Alerts (docs/ALERTS.md).
+    failure_streak = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Backups that failed for good in a row; the next completed backup resets it.",
+    )
+    stale_after_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Alert (backup_stale) when no backup has completed for this many minutes. "
+        "Empty: twice the schedule's interval.",
+    )
+    stale_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When backup_stale was raised; cleared by the next completed backup.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

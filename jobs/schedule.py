@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from croniter import CroniterBadDateError, croniter
+
+if TYPE_CHECKING:
+    from jobs.models import BackupJob
 
 # Enough candidates for any expression that matches; it only bounds the walk through a long
 # run of repeated wall times, which a real time zone never has.
@@ -42,6 +46,24 @@ def next_run(cron: str, tz: str, after: datetime) -> datetime:
     except CroniterBadDateError as exc:
         raise ValueError(f"{cron!r} never matches a date") from exc
     raise ValueError(f"{cron!r} never matches a date")
+
+
+def interval(cron: str, tz: str, now: datetime) -> timedelta:
+    """The gap between the next two runs of ``cron`` in zone ``tz`` after ``now``.
+
+    Read from now, not averaged: a daily job is 1 day (23 or 25 hours across a DST change),
+    ``0 3 * * 1-5`` seen on a Saturday is the 1 day from Monday to Tuesday.
+    """
+    first = next_run(cron, tz, now)
+    return next_run(cron, tz, first) - first
+
+
+def stale_threshold(job: BackupJob, now: datetime) -> timedelta:
+    """How long ``job`` may go without a completed backup before it is stale: its
+    ``stale_after_minutes`` when set, otherwise twice its schedule's ``interval`` from ``now``."""
+    if job.stale_after_minutes:
+        return timedelta(minutes=job.stale_after_minutes)
+    return 2 * interval(job.schedule_cron, job.schedule_timezone, now)
 
 
 def _instant(wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime:

@@ -48,3 +48,25 @@ def test_a_bad_policy_or_schedule_is_a_form_error(admin_client, postgres_datasou
     assert "is not a cron expression" in html
     assert "Unknown field." in html
     assert not BackupJob.objects.exists()
+
+
+def test_a_job_s_stale_threshold_is_set_in_the_admin(
+    admin_client, postgres_datasource, s3_location
+):
+    data = job_data(postgres_datasource, s3_location, stale_after_minutes="90")
+    response = admin_client.post(ADD, data)
+    assert response.status_code == 302, response.content.decode()
+    assert BackupJob.objects.get(name="nightly").stale_after_minutes == 90
+
+
+def test_the_admin_shows_a_job_s_failure_streak_and_stale_since_read_only(
+    admin_client, postgres_datasource, s3_location
+):
+    admin_client.post(ADD, job_data(postgres_datasource, s3_location))
+    job = BackupJob.objects.get(name="nightly")
+    response = admin_client.get(reverse("admin:jobs_backupjob_change", args=[job.pk]))
+    html = response.content.decode()
+    assert 'name="stale_after_minutes"' in html
+    assert "Failure streak" in html
+    assert 'name="failure_streak"' not in html
+    assert 'name="stale_since"' not in html

@@ -1,4 +1,4 @@
-"""/api/backup-jobs: validation, next run, run now, retention preview."""
+"""/api/backup-jobs: validation, next run, alert fields, run now, retention preview."""
 
 from __future__ import annotations
 
@@ -40,9 +40,27 @@ def test_a_disabled_job_has_no_next_run(api, secret_datasource, location):
     assert response.data["next_execution_at"] is None
 
 
+def test_a_job_s_stale_threshold_is_set_and_its_alert_state_read(api, secret_datasource, location):
+    body = _body(secret_datasource, location, stale_after_minutes=90)
+    response = api.post("/api/backup-jobs", body, format="json")
+    assert response.status_code == 201, response.data
+    assert response.data["stale_after_minutes"] == 90
+    assert response.data["failure_streak"] == 0
+    assert response.data["stale_since"] is None
+    assert BackupJob.objects.get(pk=response.data["id"]).stale_after_minutes == 90
+
+
+@pytest.mark.parametrize("field", ["failure_streak", "stale_since"])
+def test_a_job_s_alert_state_cannot_be_written(api, job, field):
+    response = api.patch(f"/api/backup-jobs/{job.pk}", {field: None}, format="json")
+    assert response.status_code == 400
+    assert field in response.data
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
+        ("stale_after_minutes", 0),
         ("schedule_cron", "every night"),
         ("schedule_cron", "0 3 * * * *"),
         ("schedule_cron", "0 0 31 2 *"),

@@ -2,7 +2,8 @@
 
 - ``databases``: the local PostgreSQL and MariaDB, ``pg_exec``/``mysql_exec`` and checksums
 - ``recipes``: docs/RESTORE.md's restore recipes, run as written
-- ``jobs``: a job's backup run in-process, and where its files went
+- ``jobs``: a job's backup run in-process (succeeding or failing), and where its files went
+- ``network``: a closed loopback port, and a relay that makes a real server answer slowly
 - ``scheduling``: due jobs at a fixed clock, and the messages queued in Redis
 - ``api`` and ``admin``: the connection configs and known secrets those tests store
 

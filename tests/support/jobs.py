@@ -10,14 +10,29 @@ from executions.services import create_backup_execution
 from executions.tasks import back_up
 
 
-def run_backup(job: Any) -> BackupExecution:
+def claimed_backup(job: Any) -> BackupExecution:
+    """A new backup execution of ``job``, claimed as a worker claims it, ready for ``back_up``."""
     execution = create_backup_execution(job)
     execution = BackupExecution.objects.select_related("job", "datasource", "storage_location").get(
         pk=execution.pk
     )
     execution.claim(worker="test")
+    return execution
+
+
+def run_backup(job: Any) -> BackupExecution:
+    execution = claimed_backup(job)
     assert back_up(execution), execution.error_message
     execution.refresh_from_db()
+    return execution
+
+
+def run_failing_backup(job: Any) -> BackupExecution:
+    """Run a backup of ``job`` that must fail for good (no retry), and return it."""
+    execution = claimed_backup(job)
+    assert not back_up(execution)
+    execution.refresh_from_db()
+    assert execution.status == BackupExecution.Status.FAILED
     return execution
 
 
