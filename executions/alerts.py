@@ -66,6 +66,23 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def backup_failed(execution: BackupExecution, message: str) -> int:
+    """Count a backup that failed for good and raise its ``backup_failed`` (with the streak:
+    delivery sends the first of a streak). Used by the run itself and by the reaper, for a
+    run whose worker died. Returns the streak."""
+    with transaction.atomic():
+        streak = count_failure(execution)
+        notify_execution(
+            NotificationType.BACKUP_FAILED,
+            Severity.CRITICAL,
+            f"Backup of {execution.datasource.name} failed{in_a_row(streak)}",
+            message,
+            execution,
+            failure_streak=streak,
+        )
+    return streak
+
+
 # --- After a completed backup -------------------------------------------------------------
 
 

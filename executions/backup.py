@@ -12,8 +12,6 @@ import shutil
 import time
 from pathlib import Path
 
-from django.db import transaction
-
 from core import system_settings
 from datasources.engines.base import EngineError, TransientEngineError
 from executions import alerts
@@ -195,14 +193,5 @@ def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> 
     message, stack = failure_text(exc, secrets, (EngineError, StorageError))
     logger.warning("Backup %s failed: %s", execution.id, message)
     execution.fail(message, stack)
-    with transaction.atomic():
-        streak = alerts.count_failure(execution)
-        notify_execution(
-            NotificationType.BACKUP_FAILED,
-            Severity.CRITICAL,
-            f"Backup of {execution.datasource.name} failed{alerts.in_a_row(streak)}",
-            message,
-            execution,
-            failure_streak=streak,
-        )
+    alerts.backup_failed(execution, message)
     return False

@@ -19,11 +19,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.queues import BACKUPS
+from executions import alerts
 from executions.artifact import artifact_directory
+from executions.events import notify_execution
 from executions.models import BackupExecution
 from executions.services import build_backup_execution
 from jobs.models import BackupJob
 from jobs.schedule import next_run
+from notifications.models import NotificationType, Severity
 
 logger = logging.getLogger(__name__)
 
@@ -216,21 +219,26 @@ def reap(now: datetime | None = None) -> ReapResult:
             BackupExecution.objects.select_for_update(skip_locked=True, of=("self",))
             .annotate(last_seen=Coalesce("heartbeat_at", "started_at", "created_at"))
             .filter(status=Status.RUNNING, last_seen__lt=now - STALE_RUNNING_AFTER)
-            .select_related("job")
+            .select_related("job", "datasource", "storage_location")
         )
         retries: list[BackupExecution] = []
+        given_up: list[BackupExecution] = []
         for execution in lost:
             _mark_lost(execution, now)
             if execution.kind == BackupExecution.Kind.BACKUP and (
                 execution.attempt <= BACKUPS.max_retries
             ):
                 retries.append(_retry_of(execution, now))
+            else:
+                given_up.append(execution)
         if lost:
             BackupExecution.objects.bulk_update(
                 lost,
                 ["status", "finished_at", "duration_seconds", "error_message", "backup_path"],
             )
             BackupExecution.objects.bulk_create(retries)
+        for gone in given_up:
+            _tell_lost(gone)
         quiet = list(
             BackupExecution.objects.select_for_update(skip_locked=True)
             .annotate(last_sent=Coalesce("heartbeat_at", "created_at"))
@@ -270,6 +278,23 @@ def _mark_lost(execution: BackupExecution, now: datetime) -> None:
     if execution.kind == BackupExecution.Kind.BACKUP:
         execution.backup_path = artifact_directory(execution)
     logger.warning("Execution %s failed: %s", execution.id, execution.error_message)
+
+
+def _tell_lost(execution: BackupExecution) -> None:
+    """A run lost with no retry left fails like any other: the operator is told (a backup
+    also counts toward its job's failure streak)."""
+    message = execution.error_message or "worker lost"
+    if execution.kind == BackupExecution.Kind.BACKUP:
+        alerts.backup_failed(execution, message)
+        return
+    notify_execution(
+        NotificationType.RESTORE_FAILED,
+        Severity.CRITICAL,
+        f"Restore into {execution.datasource.name} failed",
+        message,
+        execution,
+        backup_id=str(execution.source_execution_id),
+    )
 
 
 def _retry_of(execution: BackupExecution, now: datetime) -> BackupExecution:

@@ -11,6 +11,7 @@ from executions.models import BackupExecution
 from executions.scheduler import LOST_QUEUED_AFTER, STALE_RUNNING_AFTER
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backup, reap_and_resend
+from notifications.models import Notification
 from tests.support.scheduling import message_ids
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +101,27 @@ def test_a_redispatched_execution_is_not_sent_again_on_the_next_minute(
     now = timezone.now() + LOST_QUEUED_AFTER + timedelta(seconds=1)
     reap_and_resend(now=now)
     assert reap_and_resend(now=now + timedelta(minutes=1)).redispatched == 0
+
+
+def test_a_lost_backup_on_its_last_attempt_is_told_as_a_failure_that_counts_in_the_streak(
+    running,
+):
+    BackupExecution.objects.filter(pk=running.pk).update(attempt=4)
+    reap_and_resend(now=later(running, STALE_RUNNING_AFTER))
+    failed = Notification.objects.get(type="backup_failed")
+    assert failed.entity_id == running.id
+    assert failed.message.startswith("worker lost: no heartbeat since ")
+    assert failed.metadata["failure_streak"] == 1
+    running.job.refresh_from_db()
+    assert running.job.failure_streak == 1
+
+
+def test_a_lost_backup_that_is_retried_is_not_told_as_a_failure_yet(running):
+    reap_and_resend(now=later(running, STALE_RUNNING_AFTER))
+    assert not Notification.objects.filter(type="backup_failed").exists()
+
+
+def test_a_lost_restore_is_told_as_a_failed_restore(running):
+    BackupExecution.objects.filter(pk=running.pk).update(kind=BackupExecution.Kind.RESTORE)
+    reap_and_resend(now=later(running, STALE_RUNNING_AFTER))
+    assert Notification.objects.get(type="restore_failed").entity_id == running.id
