@@ -91,7 +91,7 @@ def _notify(location: StorageLocation, status: Status, message: str, available: 
             message,
             entity_type=EntityType.STORAGE_LOCATION,
             entity_id=location.pk,
-            metadata={"available_bytes": available},
+            metadata={"storage_location": location.reference(), "available_bytes": available},
         )
     else:
         notify(
@@ -101,6 +101,7 @@ def _notify(location: StorageLocation, status: Status, message: str, available: 
             message,
             entity_type=EntityType.STORAGE_LOCATION,
             entity_id=location.pk,
+            metadata={"storage_location": location.reference()},
         )
 
 

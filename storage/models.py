@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from typing import Any
 
 from django.db import models
 
@@ -59,6 +60,10 @@ class StorageLocation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def reference(self) -> dict[str, Any]:
+        """How notifications name this location (``metadata["storage_location"]``)."""
+        return {"id": str(self.pk), "name": self.name, "type": self.type}
 
     @property
     def adapter(self) -> builtins.type[StorageAdapter]:

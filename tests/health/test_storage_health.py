@@ -143,3 +143,14 @@ def test_the_periodic_task_checks_every_location(db, root):
     missing.refresh_from_db()
     assert healthy.status == StorageLocation.Status.HEALTHY
     assert missing.status == StorageLocation.Status.UNREACHABLE
+
+
+def test_storage_notifications_name_the_location_they_are_about(db, root):
+    (root / "big.dump").write_bytes(b"\0" * OVER_TINY_QUOTA)
+    full = _location(root, max_size_gb=TINY_QUOTA_GB)
+    gone = _location(root / "gone")
+    check_location(full)
+    check_location(gone)
+    for location in (full, gone):
+        named = Notification.objects.get(entity_id=location.pk).metadata["storage_location"]
+        assert named == {"id": str(location.pk), "name": location.name, "type": "local"}
