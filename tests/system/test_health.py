@@ -57,10 +57,11 @@ def test_health_reveals_no_url_host_or_password(client):
 
 def test_health_answers_503_when_the_broker_is_down(client, settings, monkeypatch):
     # The Celery app read its configuration once; point it (and its write URL) at the closed
-    # port as well. monkeypatch restores the real URL afterwards, so it patches first, while
-    # the app still answers the real one (it reads Django's settings, changed next).
-    monkeypatch.setattr(celery_app.conf, "broker_url", CLOSED_BROKER_URL)
+    # port as well. monkeypatch restores what each read before it was patched, so the write URL
+    # (derived from the broker URL) and the broker URL (read from Django's settings) are
+    # patched before what they are derived from.
     monkeypatch.setattr(celery_app.conf, "broker_write_url", CLOSED_BROKER_URL)
+    monkeypatch.setattr(celery_app.conf, "broker_url", CLOSED_BROKER_URL)
     settings.CELERY_BROKER_URL = CLOSED_BROKER_URL
 
     response = client.get("/health")
