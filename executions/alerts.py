@@ -83,6 +83,18 @@ def backup_failed(execution: BackupExecution, message: str) -> int:
     return streak
 
 
+def restore_failed(execution: BackupExecution, message: str) -> None:
+    """Raise ``restore_failed`` for a restore that failed, run by itself or lost by the reaper."""
+    notify_execution(
+        NotificationType.RESTORE_FAILED,
+        Severity.CRITICAL,
+        f"Restore into {execution.datasource.name} failed",
+        message,
+        execution,
+        backup_id=str(execution.source_execution_id),
+    )
+
+
 # --- After a completed backup -------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from core import system_settings
 from datasources.engines.base import EngineError
 from datasources.models import Datasource
+from executions import alerts
 from executions.artifact import (
     ArtifactError,
     ChunkReader,
@@ -190,12 +191,5 @@ def _failed(execution: BackupExecution, exc: Exception) -> bool:
     )
     logger.warning("Restore %s failed: %s", execution.id, message)
     execution.fail(message, stack)
-    notify_execution(
-        NotificationType.RESTORE_FAILED,
-        Severity.CRITICAL,
-        f"Restore into {execution.datasource.name} failed",
-        message,
-        execution,
-        backup_id=str(execution.source_execution_id),
-    )
+    alerts.restore_failed(execution, message)
     return False

@@ -21,12 +21,10 @@ from django.utils import timezone
 from core.queues import BACKUPS
 from executions import alerts
 from executions.artifact import artifact_directory
-from executions.events import notify_execution
 from executions.models import BackupExecution
 from executions.services import build_backup_execution
 from jobs.models import BackupJob
 from jobs.schedule import next_run
-from notifications.models import NotificationType, Severity
 
 logger = logging.getLogger(__name__)
 
@@ -287,14 +285,7 @@ def _tell_lost(execution: BackupExecution) -> None:
     if execution.kind == BackupExecution.Kind.BACKUP:
         alerts.backup_failed(execution, message)
         return
-    notify_execution(
-        NotificationType.RESTORE_FAILED,
-        Severity.CRITICAL,
-        f"Restore into {execution.datasource.name} failed",
-        message,
-        execution,
-        backup_id=str(execution.source_execution_id),
-    )
+    alerts.restore_failed(execution, message)
 
 
 def _retry_of(execution: BackupExecution, now: datetime) -> BackupExecution:
