@@ -128,7 +128,7 @@ class DatasourceFilter(django_filters.FilterSet):
         fields = ["type", "status", "enabled"]
 
     def filter_tag(self, queryset: QuerySet[Datasource], name: str, value: str) -> Any:
-        return queryset.filter(tags__contains=[value])
+        return queryset.filter(tags__has=value)
 
 
 class DatasourceViewSet(ModelViewSet):

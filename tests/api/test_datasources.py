@@ -6,6 +6,7 @@ import pytest
 
 from core.fields import MASK
 from datasources.models import Datasource, HealthCheck
+from tests import factories
 from tests.support.api import DS_SECRET, MARIADB, PG
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +156,23 @@ def test_datasources_filter_by_type_and_tag(api, secret_datasource):
     assert api.get("/api/datasources?type=mysql").data["count"] == 0
     assert api.get("/api/datasources?tag=production").data["count"] == 1
     assert api.get("/api/datasources?tag=staging").data["count"] == 0
+
+
+def test_the_tag_filter_matches_whole_tags_on_every_database(api, db):
+    factories.DatasourceFactory.create(name="a", tags=["production", "eu"])
+    factories.DatasourceFactory.create(name="b", tags=["prod"])
+    factories.DatasourceFactory.create(name="c", tags=[])
+
+    def names(tag):
+        response = api.get("/api/datasources", {"tag": tag})
+        assert response.status_code == 200
+        return sorted(d["name"] for d in response.data["results"])
+
+    assert names("prod") == ["b"]
+    assert names("eu") == ["a"]
+    assert names("production") == ["a"]
+    assert names("e") == []
+    assert names('"prod"') == []
 
 
 def test_deleting_a_datasource_used_by_a_job_is_a_conflict(api, job):
