@@ -34,6 +34,7 @@ class JSONListHas(Lookup):  # type: ignore[type-arg]
         if connection.vendor == "postgresql":
             return f"{lhs} @> %s::jsonb", [*lhs_params, json.dumps([self.rhs])]
         if connection.vendor == "sqlite":
-            sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value = %s)"
+            # lhs is the column SQL Django compiled; the value stays a parameter.
+            sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value = %s)"  # noqa: S608
             return sql, [*lhs_params, self.rhs]
         raise NotImplementedError(f"{self.lookup_name} is not written for {connection.vendor}")

@@ -12,6 +12,7 @@ whatever the job's policy.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import uuid
 import zoneinfo
@@ -19,8 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -164,13 +167,15 @@ def _being_restored(ids: list[uuid.UUID]) -> set[uuid.UUID]:
 def _job_lock(job: BackupJob) -> Iterator[bool]:
     """Yield whether this process holds the cleanup lock of ``job``.
 
-    A session-level PostgreSQL advisory lock rather than ``select_for_update`` on the job row: a
-    row lock would make the scheduler's ``skip_locked`` tick skip the job's backups for as long
-    as a slow storage delete takes, and would hold a transaction open across network calls.
-    SQLite (embedded mode, one process) has no such locks and needs none.
+    On PostgreSQL a session-level advisory lock rather than ``select_for_update`` on the job
+    row: a row lock would make the scheduler's ``skip_locked`` tick skip the job's backups for
+    as long as a slow storage delete takes, and would hold a transaction open across network
+    calls. On SQLite (the embedded mode, where the web server, the workers and beat are several
+    processes on one host) an exclusive ``flock`` on a file of the data directory does the same.
     """
     if connection.vendor != "postgresql":
-        yield True
+        with _file_lock(Path(settings.DATA_DIR) / "locks" / f"cleanup-{job.pk}.lock") as held:
+            yield held
         return
     key = int.from_bytes(job.pk.bytes[:4], "big", signed=True)
     with connection.cursor() as cursor:
@@ -183,6 +188,23 @@ def _job_lock(job: BackupJob) -> Iterator[bool]:
         if acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, key])
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[bool]:
+    """Yield whether this process got the exclusive lock on ``path`` without waiting; the
+    kernel releases it when the file is closed, even if the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _error_text(exc: Exception, location: StorageLocation) -> str:

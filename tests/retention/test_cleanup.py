@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
@@ -257,29 +261,44 @@ def test_the_preview_works_without_auto_delete(job):
 def test_a_job_whose_cleanup_runs_in_another_process_is_skipped(job):
     make_backup(job, NOW - timedelta(hours=2))
     old = make_backup(job, NOW - 5 * DAY)
-    key = int.from_bytes(job.pk.bytes[:4], "big", signed=True)
-    with _other_connection() as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, key])
+    with _cleanup_lock_held_elsewhere(job) as held:
+        assert held
         result = cleanup_job(job, now=NOW)
     assert result.skipped == "another cleanup of this job is running"
     assert row_exists(old)
 
 
-def _other_connection() -> psycopg.Connection[Any]:
-    db = connection.settings_dict
-    return psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True
-    )
-
-
 def test_a_finished_cleanup_releases_its_lock_on_the_job(job):
     cleanup_job(job, now=NOW)
-    key = int.from_bytes(job.pk.bytes[:4], "big", signed=True)
-    with _other_connection() as other:
-        row = other.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, key]
-        ).fetchone()
-    assert row == (True,)
+    with _cleanup_lock_held_elsewhere(job) as held:
+        assert held
+
+
+@contextmanager
+def _cleanup_lock_held_elsewhere(job) -> Iterator[bool]:
+    """Take the job's cleanup lock as another process would, yielding whether it was free:
+    PostgreSQL's advisory lock from a second connection, or the lock file's flock from a
+    second open file (flock locks belong to the open file, so this conflicts even here)."""
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(job.pk.bytes[:4], "big", signed=True)
+        db = connection.settings_dict
+        with psycopg.connect(
+            host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True
+        ) as other:
+            row = other.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, key]
+            ).fetchone()
+            yield row == (True,)
+        return
+    path = Path(settings.DATA_DIR) / "locks" / f"cleanup-{job.pk}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
 
 
 def test_a_storage_error_message_never_shows_the_locations_secret():
