@@ -160,6 +160,15 @@ DATABASE_URL = env_secret("DATABASE_URL")
 REDIS_URL = env_secret("REDIS_URL")
 EMBEDDED = not DATABASE_URL and not REDIS_URL
 
+# WAL lets the web server read while a worker writes; IMMEDIATE takes the write lock when a
+# transaction starts, so a read never has to upgrade to a write (the cause of "database is
+# locked" that no wait cures); a writer waits up to 30 s for another to finish.
+_SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+}
+
 if DATABASE_URL:
     _scheme = DATABASE_URL.split("://", 1)[0].lower()
     if _scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
@@ -170,20 +179,25 @@ if DATABASE_URL:
         DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     except (ImproperlyConfigured, KeyError, ValueError) as exc:
         raise ImproperlyConfigured("DATABASE_URL is not a valid database URL") from exc
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    if _scheme == "sqlite":
+        DATABASES["default"]["OPTIONS"] = {
+            **_SQLITE_OPTIONS,
+            **DATABASES["default"].get("OPTIONS", {}),
+        }
+    else:
+        DATABASES["default"].setdefault(
+            "CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60)
+        )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "dataguardian.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while a worker writes; IMMEDIATE avoids
-                # "database is locked" on upgrade from a read to a write transaction.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
+            # The tests' database is a file beside it, as the real one is (WAL, several
+            # processes), never SQLite's in-memory database.
+            "TEST": {"NAME": str(DATA_DIR / "test-dataguardian.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
@@ -24,6 +23,7 @@ from executions.models import BackupExecution
 pytest.register_assert_rewrite("tests.support")
 
 from tests import factories  # noqa: E402
+from tests.support.broker import Broker  # noqa: E402
 from tests.support.databases import pg_exec  # noqa: E402
 from tests.support.jobs import run_backup  # noqa: E402
 
@@ -46,12 +46,13 @@ def backup_job(datasource, storage_location):
 
 
 @pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    """The tests' own Redis database (REDIS_URL), emptied before and after."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
+def broker() -> Iterator[Broker]:
+    """The tests' own broker (the REDIS_URL database or the embedded file-system broker),
+    emptied before and after."""
+    queues = Broker()
+    queues.clear()
+    yield queues
+    queues.clear()
 
 
 @pytest.fixture
@@ -130,3 +131,30 @@ def api(token) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
+
+
+# --- the two modes -------------------------------------------------------------------------
+# The suite runs on the settings the environment selects: PostgreSQL + Redis when DATABASE_URL
+# and REDIS_URL are set (the server mode), SQLite + the file-system broker when neither is (the
+# embedded mode). A test that needs one mode's own feature carries its marker and is deselected
+# in the other; `make test` runs both passes.
+
+
+def _mode() -> str:
+    return "embedded" if settings.EMBEDDED else "server"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    database = settings.DATABASES["default"]
+    return (
+        f"DataGuardian {_mode()} mode: {database['ENGINE'].rsplit('.', 1)[-1]} metadata "
+        f"database, broker {settings.CELERY_BROKER_URL.split('://', 1)[0]}"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    other = "server" if settings.EMBEDDED else "embedded"
+    deselected = [item for item in items if item.get_closest_marker(other)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker(other)]

@@ -22,6 +22,7 @@ PROBE = (
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'],"
     " 'name': str(s.DATABASES['default']['NAME']),"
     " 'init': s.DATABASES['default'].get('OPTIONS', {}).get('init_command', ''),"
+    " 'transaction_mode': s.DATABASES['default'].get('OPTIONS', {}).get('transaction_mode'),"
     " 'broker': s.CELERY_BROKER_URL, 'embedded': s.EMBEDDED, 'debug': s.DEBUG,"
     " 'hosts': s.ALLOWED_HOSTS, 'secret_key': s.SECRET_KEY, 'keys': s.ENCRYPTION_KEYS,"
     " 'visibility': s.CELERY_BROKER_TRANSPORT_OPTIONS.get('visibility_timeout')}))"
@@ -68,6 +69,14 @@ def test_with_no_database_or_redis_url_it_runs_embedded_on_sqlite_wal_and_a_file
     assert "journal_mode=WAL" in s["init"]
     assert s["broker"] == "filesystem://"
     assert (tmp_path / "data" / "broker" / "queue").is_dir()
+
+
+def test_a_sqlite_database_url_gets_the_embedded_modes_wal_and_lock_options(tmp_path):
+    s = _ok(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/meta.sqlite3")
+    assert s["engine"] == "django.db.backends.sqlite3"
+    assert s["name"] == f"{tmp_path}/meta.sqlite3"
+    assert "journal_mode=WAL" in s["init"]
+    assert s["transaction_mode"] == "IMMEDIATE"
 
 
 def test_the_embedded_default_generates_private_key_files_once(tmp_path):

@@ -3,7 +3,6 @@ was lost is dispatched again by the periodic sweep, once."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -16,11 +15,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _queued(broker) -> list[tuple[str, list[str]]]:
-    """The messages waiting on the notifications queue (its Redis lists, one per priority)."""
-    keys = sorted(k.decode() for k in broker.keys("notifications*"))
-    messages = [json.loads(raw) for key in keys for raw in broker.lrange(key, 0, -1)]
-    return [(m["headers"]["task"], json.loads(m["headers"]["argsrepr"].replace("'", '"')))
-            for m in messages]  # fmt: skip
+    """The messages waiting on the notifications queue (at every priority)."""
+    return [task for key in broker.queues("notifications") for task in broker.tasks(key)]
 
 
 def _recorded(minutes_ago: float, **fields) -> Notification:

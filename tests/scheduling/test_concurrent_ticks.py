@@ -40,4 +40,4 @@ def test_two_concurrent_ticks_create_one_execution_per_due_job(broker):
     assert errors == []
     assert sum(r.queued for r in results) == len(jobs)
     assert BackupExecution.objects.count() == len(jobs)
-    assert broker.llen("backups:5") == len(jobs)
+    assert broker.count("backups:5") == len(jobs)

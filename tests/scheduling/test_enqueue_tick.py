@@ -119,7 +119,7 @@ def test_the_messages_are_sent_only_when_the_tick_commits(
     job = make_due_job(SLOT)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         tick(now=NOW)
-    assert broker.llen("backups:5") == 0
+    assert broker.count("backups:5") == 0
     for callback in callbacks:
         callback()
     execution = BackupExecution.objects.get(job=job)

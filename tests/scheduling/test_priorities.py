@@ -30,4 +30,4 @@ def test_a_scheduled_run_is_sent_with_priority_five(
         enqueue_backup(execution)
     [message] = queued_messages(broker, "backups:5")
     assert message["properties"]["priority"] == 5
-    assert broker.llen("backups") == 0
+    assert broker.count("backups") == 0

@@ -70,14 +70,14 @@ def test_reaping_twice_fails_and_retries_once(running):
     assert BackupExecution.objects.count() == 2
 
 
-def test_a_queued_execution_not_seen_for_five_minutes_is_sent_again_after_flushdb(
+def test_a_queued_execution_not_seen_for_five_minutes_is_sent_again_when_its_message_is_lost(
     backup_job, broker, django_capture_on_commit_callbacks
 ):
     execution = create_backup_execution(backup_job)
     with django_capture_on_commit_callbacks(execute=True):
         enqueue_backup(execution)
-    assert broker.llen("backups") == 1
-    broker.flushdb()  # this test's Redis database only
+    assert broker.count("backups") == 1
+    broker.clear()  # the message is lost
     with django_capture_on_commit_callbacks(execute=True):
         result = reap_and_resend(now=timezone.now() + LOST_QUEUED_AFTER + timedelta(seconds=1))
     assert result.redispatched == 1
@@ -91,7 +91,7 @@ def test_a_queued_execution_sent_recently_is_not_sent_again(
     with django_capture_on_commit_callbacks(execute=True):
         result = reap_and_resend(now=timezone.now() + LOST_QUEUED_AFTER - timedelta(seconds=10))
     assert result.redispatched == 0
-    assert broker.llen("backups") == 0
+    assert broker.count("backups") == 0
 
 
 def test_a_redispatched_execution_is_not_sent_again_on_the_next_minute(

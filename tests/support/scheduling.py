@@ -1,16 +1,13 @@
-"""Helpers of the scheduler tests: due jobs at a fixed clock, and the messages queued in Redis."""
+"""Helpers of the scheduler tests: due jobs at a fixed clock, and the messages they queue."""
 
 from __future__ import annotations
 
-import ast
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from jobs.models import BackupJob
 from tests.factories import BackupJobFactory
+from tests.support.broker import Broker
 
 NOW = datetime(2026, 6, 15, 12, 0, 30, tzinfo=UTC)
 
@@ -24,11 +21,11 @@ def make_due_job(slot: datetime, **fields: Any) -> BackupJob:
     return job
 
 
-def queued_messages(client: redis.Redis, key: str) -> list[dict[str, Any]]:
-    """The Celery messages waiting in a Redis queue list (``backups``, ``backups:5``)."""
-    return [json.loads(raw) for raw in client.lrange(key, 0, -1)]
+def queued_messages(broker: Broker, key: str) -> list[dict[str, Any]]:
+    """The Celery messages waiting in a queue (``backups``, ``backups:5``), oldest first."""
+    return broker.messages(key)
 
 
-def message_ids(client: redis.Redis, key: str) -> list[str]:
+def message_ids(broker: Broker, key: str) -> list[str]:
     """The execution ids the messages in ``key`` carry."""
-    return [ast.literal_eval(m["headers"]["argsrepr"])[0] for m in queued_messages(client, key)]
+    return [str(args[0]) for _, args in broker.tasks(key)]

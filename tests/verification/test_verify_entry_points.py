@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import json
-
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -15,12 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _verify_messages(broker, key: str) -> list[str]:
-    """The backup ids of the ``verify_backup`` messages waiting in Redis list ``key``."""
-    messages = [json.loads(raw) for raw in broker.lrange(key, 0, -1)]
+    """The backup ids of the ``verify_backup`` messages waiting in queue ``key``."""
     return [
-        ast.literal_eval(m["headers"]["argsrepr"])[0]
-        for m in messages
-        if m["headers"]["task"] == "executions.tasks.verify_backup"
+        args[0] for task, args in broker.tasks(key) if task == "executions.tasks.verify_backup"
     ]
 
 
