@@ -13,9 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def _verify_messages(broker, key: str) -> list[str]:
     """The backup ids of the ``verify_backup`` messages waiting in queue ``key``."""
-    return [
-        args[0] for task, args in broker.tasks(key) if task == "executions.tasks.verify_backup"
-    ]
+    return [args[0] for task, args in broker.tasks(key) if task == "executions.tasks.verify_backup"]
 
 
 def test_the_api_action_answers_202_with_a_queued_marker(
