@@ -158,7 +158,10 @@ TEMPLATES = [
 # --- Database ------------------------------------------------------------------------------
 DATABASE_URL = env_secret("DATABASE_URL")
 REDIS_URL = env_secret("REDIS_URL")
-EMBEDDED = not DATABASE_URL and not REDIS_URL
+# The embedded mode is SQLite with the file-system broker: neither URL, or a sqlite:// one only.
+EMBEDDED = not REDIS_URL and (
+    not DATABASE_URL or DATABASE_URL.split("://", 1)[0].lower() == "sqlite"
+)
 
 # WAL lets the web server read while a worker writes; IMMEDIATE takes the write lock when a
 # transaction starts, so a read never has to upgrade to a write (the cause of "database is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.conf import settings
 
 from core.queues import QUEUES, queue_of
@@ -23,6 +24,7 @@ def test_delivery_is_late_acked_one_at_a_time_and_json_only():
     assert conf.task_soft_time_limit < conf.task_time_limit
 
 
+@pytest.mark.server
 def test_the_redis_visibility_timeout_outlasts_the_longest_backup():
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     assert options["visibility_timeout"] > settings.BACKUP_TIME_LIMIT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -24,8 +25,13 @@ SECRET = "s3cr3t-Passw0rd"
 
 def _raw(table: str, column: str, pk: Any) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column}::text FROM {table} WHERE id = %s", [pk])
+        cursor.execute(f"SELECT CAST({column} AS TEXT) FROM {table} WHERE id = %s", [_db_id(pk)])
         return str(cursor.fetchone()[0])
+
+
+def _db_id(pk: Any) -> Any:
+    """``pk`` as the database stores it (SQLite keeps UUIDs as 32 hex digits)."""
+    return pk if connection.vendor == "postgresql" else pk.hex
 
 
 def test_a_datasource_password_is_not_readable_with_plain_sql():
@@ -101,11 +107,12 @@ def test_the_same_secret_encrypts_differently_each_time():
 
 def test_a_tampered_ciphertext_is_an_error_not_garbage():
     ds = DatasourceFactory.create()
+    stored = json.loads(_raw("datasources", "connection_config", ds.pk))
+    stored["password"]["$encrypted"] = "gAAAAABtampered"
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE datasources SET connection_config = jsonb_set(connection_config,"
-            " '{password,$encrypted}', '\"gAAAAABtampered\"') WHERE id = %s",
-            [ds.pk],
+            "UPDATE datasources SET connection_config = %s WHERE id = %s",
+            [json.dumps(stored), _db_id(ds.pk)],
         )
     with pytest.raises(DecryptionError):
         Datasource.objects.get(pk=ds.pk)
@@ -118,7 +125,7 @@ def test_the_smtp_password_in_system_settings_is_encrypted():
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT value::text FROM system_settings WHERE key = %s",
+            "SELECT CAST(value AS TEXT) FROM system_settings WHERE key = %s",
             ["notifications.email_smtp_config"],
         )
         assert SECRET not in cursor.fetchone()[0]

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-pytestmark = pytest.mark.django_db
+# PostgreSQL is the production metadata database; the embedded SQLite is made by the same
+# migrations, which Django checks there by running them.
+pytestmark = [pytest.mark.django_db, pytest.mark.server]
 
 TS = "timestamp with time zone"
 VC = "character varying"

@@ -12,8 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from executions.artifact import artifact_directory
@@ -22,22 +20,15 @@ from executions.scheduler import STALE_RUNNING_AFTER
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backup, reap_and_resend
 from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
+from tests.support.processes import ROOT, child_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def worker(tmp_path) -> Iterator[subprocess.Popen[bytes]]:
-    """``celery worker`` on the backups queue, against this test's database and Redis."""
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.CELERY_BROKER_URL,
-        "DATABASE_CONN_MAX_AGE": "0",
-    }
+    """``celery worker`` on the backups queue, against this test's database and broker."""
+    env = child_env()
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
         [
@@ -83,7 +74,6 @@ def wait_for_progress(execution: BackupExecution, timeout: float = 30) -> None:
 def test_a_backup_whose_worker_was_killed_is_failed_by_the_reaper_without_a_manifest(
     tmp_path, worker, broker
 ):
-    assert connection.vendor == "postgresql"
     source = tmp_path / "source"
     source.mkdir()
     for index in range(4):

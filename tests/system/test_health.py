@@ -1,4 +1,5 @@
-"""The public /health endpoint against the real PostgreSQL and Redis of the test environment."""
+"""The public /health endpoint against the test environment's real database and broker
+(PostgreSQL and Redis, or the embedded SQLite and file-system broker)."""
 
 from __future__ import annotations
 
@@ -28,14 +29,14 @@ def _secret_strings() -> list[str]:
     return found
 
 
-def test_health_is_public_and_reports_up(client):
+def test_health_is_public_and_reports_up(client, settings):
     response = client.get("/health")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     body = response.json()
     assert body["status"] == "ok"
-    assert body["mode"] == "server"
+    assert body["mode"] == ("embedded" if settings.EMBEDDED else "server")
     assert body["database"]["status"] == "up"
     assert body["broker"]["status"] == "up"
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
@@ -45,6 +46,7 @@ def test_health_with_trailing_slash_answers_too(client):
     assert client.get("/health/").status_code == 200
 
 
+@pytest.mark.server
 def test_health_reveals_no_url_host_or_password(client):
     secrets = _secret_strings()
     assert secrets, "the test environment sets DATABASE_URL and REDIS_URL"

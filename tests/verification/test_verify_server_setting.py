@@ -51,7 +51,8 @@ def test_the_verification_servers_password_is_encrypted_at_rest(db):
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT value::text FROM system_settings WHERE key = 'verification.postgres_server'"
+            "SELECT CAST(value AS TEXT) FROM system_settings"
+            " WHERE key = 'verification.postgres_server'"
         )
         (stored,) = cursor.fetchone()
     assert SERVER_SECRET not in stored
