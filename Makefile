@@ -1,5 +1,6 @@
 # DataGuardian. `make run` starts everything (embedded mode unless DATABASE_URL/REDIS_URL are
-# set); `make test` runs the checks and the tests against the local PostgreSQL and Redis.
+# set); `make test` runs the checks, then the tests on the local PostgreSQL and Redis and
+# again on the embedded SQLite and file-system broker.
 
 VENV ?= .venv
 PYTHON ?= python3
@@ -9,8 +10,9 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dataguardian
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_DATA_DIR ?= $(CURDIR)/data/test
+TEST_EMBEDDED_DATA_DIR ?= $(CURDIR)/data/test-embedded
 
-.PHONY: run test lint format install clean
+.PHONY: run test checks test-server test-embedded lint format install clean
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +25,31 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) manage.py run
 
-test: $(STAMP)
+# The suite runs twice: on PostgreSQL + Redis (the server mode) and on SQLite + the file-system
+# broker (the embedded mode, what `make run` starts by default). Tests marked `server` or
+# `embedded` run in their own mode only (tests/conftest.py).
+SERVER_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR)
+EMBEDDED_ENV := env -u DATABASE_URL -u DATABASE_URL_FILE -u REDIS_URL -u REDIS_URL_FILE \
+	DATAGUARDIAN_DATA_DIR=$(TEST_EMBEDDED_DATA_DIR)
+
+test: checks test-server test-embedded
+
+checks: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) $(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) \
-		$(PY) manage.py check --fail-level WARNING
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) \
-		$(PY) manage.py makemigrations --check --dry-run
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) \
-		$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(SERVER_ENV) $(PY) manage.py check --fail-level WARNING
+	$(SERVER_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(EMBEDDED_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+test-server: $(STAMP)
+	@echo "== tests, server mode: PostgreSQL + Redis =="
+	$(SERVER_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-embedded: $(STAMP)
+	@echo "== tests, embedded mode: SQLite + file-system broker =="
+	$(EMBEDDED_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
