@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.db import NotSupportedError, connection
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
@@ -15,7 +16,9 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import APIException
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.fields import MASK, mask_secrets
 from core.registry import Registry, UnknownType
@@ -84,6 +87,22 @@ class ReadOnlyViewSet(
     schema = Schema()
     # Any id reaches the view (a malformed one is a JSON 404 there), not only ids without dots.
     lookup_value_regex = "[^/]+"
+
+
+class NotSupportedHere(APIException):
+    status_code = status.HTTP_501_NOT_IMPLEMENTED
+    default_code = "not_supported"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus a clear 501 for a query the metadata database cannot run (a
+    PostgreSQL-only lookup on the embedded SQLite) instead of a 500."""
+    if isinstance(exc, NotSupportedError):
+        exc = NotSupportedHere(
+            f"The {connection.vendor} metadata database cannot answer this request ({exc}). "
+            "Run DataGuardian on PostgreSQL (DATABASE_URL) to use it."
+        )
+    return drf_exception_handler(exc, context)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -192,3 +192,19 @@ def test_deleting_an_unused_datasource_removes_it(api, secret_datasource):
 def test_the_stored_secret_is_not_in_any_datasource_response(api, secret_datasource):
     for url in ["/api/datasources", f"/api/datasources/{secret_datasource.pk}"]:
         assert DS_SECRET not in api.get(url).content.decode()
+
+
+@pytest.mark.embedded
+def test_a_query_sqlite_cannot_run_is_a_clear_501_not_a_500(api, db, monkeypatch):
+    from datasources.api import DatasourceFilter
+
+    # The tag filter as first written, with PostgreSQL's JSON ``contains``.
+    monkeypatch.setattr(
+        DatasourceFilter,
+        "filter_tag",
+        lambda self, qs, name, value: qs.filter(tags__contains=[value]),
+    )
+    response = api.get("/api/datasources", {"tag": "prod"})
+    assert response.status_code == 501
+    assert "sqlite metadata database cannot answer this request" in response.data["detail"]
+    assert "PostgreSQL (DATABASE_URL)" in response.data["detail"]
