@@ -16,7 +16,7 @@ from django.db.models.sql.compiler import SQLCompiler
 
 
 @JSONField.register_lookup
-class JSONListHas(Lookup):  # type: ignore[type-arg]
+class JSONListHas(Lookup[bool]):
     """The JSON list on the left holds the string on the right."""
 
     lookup_name = "has"
@@ -29,12 +29,12 @@ class JSONListHas(Lookup):  # type: ignore[type-arg]
 
     def as_sql(
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
-    ) -> tuple[str, list[Any]]:
+    ) -> tuple[str, tuple[Any, ...]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         if connection.vendor == "postgresql":
-            return f"{lhs} @> %s::jsonb", [*lhs_params, json.dumps([self.rhs])]
+            return f"{lhs} @> %s::jsonb", (*lhs_params, json.dumps([self.rhs]))
         if connection.vendor == "sqlite":
             # lhs is the column SQL Django compiled; the value stays a parameter.
             sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value = %s)"  # noqa: S608
-            return sql, [*lhs_params, self.rhs]
+            return sql, (*lhs_params, self.rhs)
         raise NotImplementedError(f"{self.lookup_name} is not written for {connection.vendor}")

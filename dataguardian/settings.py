@@ -266,6 +266,8 @@ if REDIS_URL:
 else:
     _broker_dir = DATA_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's file-system transport with messages written whole (dataguardian.filebroker).
+    CELERY_BROKER_TRANSPORT = "dataguardian.filebroker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

@@ -58,7 +58,7 @@ class Broker:
     def queues(self, prefix: str) -> list[str]:
         """The keys holding messages whose queue name starts with ``prefix``."""
         if self.folder is None:
-            return sorted(k.decode() for k in self._redis().keys(f"{prefix}*"))
+            return sorted(k.decode() for k in self._redis().keys(f"{prefix}*"))  # type: ignore[union-attr]
         keys = set()
         for path in self.folder.glob("*.msg"):
             queue = path.name.split(".", 1)[1].removesuffix(".msg")
