@@ -142,7 +142,9 @@ WSGI_APPLICATION = "dataguardian.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Listed here, not only found as the dataguardian app's templates: its admin overrides
+        # must win over django.contrib.admin, which comes first in INSTALLED_APPS.
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -635,7 +635,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out_but_not_the_source():
         "requirements.lock",
         "dataguardian/settings.py",
         "core/queues.py",
-        "templates",
+        "dataguardian/templates",
         "docker/requirements-flower.txt",
         "docker/.env.example",
     ):
