@@ -1,25 +1,31 @@
-"""Where data goes by default: a checkout keeps ``./data``, an installed package the per-user
-XDG location; ``DATAGUARDIAN_DATA_DIR`` overrides both."""
+"""The package: what the wheel holds, the ``dataguardian`` command, and where data goes by default
+(a checkout keeps ``./data``, an installed package the per-user XDG location)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 
-from dataguardian import locations
+from dataguardian import cli, locations
 from dataguardian.management.commands import run
 
 REPO = Path(__file__).resolve().parents[2]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
 def _checkout(root: Path) -> Path:
     (root / "manage.py").write_text("")
     (root / "pyproject.toml").write_text("")
     return root
+
+
+# --- where the data goes -------------------------------------------------------------------
 
 
 def test_a_source_checkout_keeps_its_data_beside_the_code(tmp_path):
@@ -90,3 +96,53 @@ def test_run_starts_children_in_the_checkout_or_else_in_the_data_dir(settings, m
 
     monkeypatch.setattr(run, "source_checkout", lambda: None)
     assert run.child_cwd() == Path("/var/lib/dataguardian")  # never site-packages
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def test_the_dataguardian_command_is_django_s_with_the_project_settings(monkeypatch, capsys):
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+
+    cli.main(["dataguardian", "help", "--commands"])
+
+    assert os.environ["DJANGO_SETTINGS_MODULE"] == "dataguardian.settings"
+    commands = set(capsys.readouterr().out.split())
+    assert {"run", "backup", "restore", "verify", "cleanup", "healthcheck", "migrate"} <= commands
+    assert {"createsuperuser", "rotate_encryption_key"} <= commands
+
+
+def test_the_console_script_points_at_the_cli():
+    assert PYPROJECT["project"]["scripts"] == {"dataguardian": "dataguardian.cli:main"}
+
+
+# --- what the wheel holds ------------------------------------------------------------------
+
+
+def _local_apps() -> set[str]:
+    return {app.split(".")[0] for app in django_settings.INSTALLED_APPS if (REPO / app).is_dir()}
+
+
+def test_the_wheel_packages_are_the_apps_and_nothing_else():
+    include = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    top_level = {pattern.rstrip("*") for pattern in include}
+
+    assert all(pattern.endswith("*") for pattern in include)  # subpackages and migrations too
+    assert top_level == _local_apps()
+    assert top_level == set(PYPROJECT["tool"]["importlinter"]["root_packages"])
+    assert not {"tests", "bench", "docker", "docs"} & top_level
+
+
+def test_every_file_of_the_apps_that_is_not_python_is_package_data():
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["*"]
+    data_files = [
+        path
+        for app in _local_apps()
+        for path in (REPO / app).rglob("*")
+        if path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts
+    ]
+
+    assert data_files, "the admin templates should be among them"
+    for path in data_files:
+        package_dir = next(p for p in path.parents if (p / "__init__.py").is_file())
+        assert any(path in package_dir.glob(pattern) for pattern in patterns), path
