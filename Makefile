@@ -12,10 +12,11 @@ TEST_DATA_DIR ?= $(CURDIR)/data/test
 
 .PHONY: run test lint format install clean
 
-$(STAMP): requirements.lock
+# The development venv: runtime, dev tools and the build backend (requirements-dev.lock).
+$(STAMP): requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 install: $(STAMP)

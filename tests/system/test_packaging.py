@@ -146,3 +146,14 @@ def test_every_file_of_the_apps_that_is_not_python_is_package_data():
     for path in data_files:
         package_dir = next(p for p in path.parents if (p / "__init__.py").is_file())
         assert any(path in package_dir.glob(pattern) for pattern in patterns), path
+
+
+def test_the_build_backend_is_setuptools_and_the_dev_lock_pins_it():
+    build = PYPROJECT["build-system"]
+    assert build["build-backend"] == "setuptools.build_meta"
+    assert any(r.startswith("setuptools") for r in build["requires"])
+    dev_extra = PYPROJECT["project"]["optional-dependencies"]["dev"]
+    assert any(r.startswith("setuptools") for r in dev_extra)
+    dev_lock = (REPO / "requirements-dev.lock").read_text()
+    assert "\nsetuptools==" in dev_lock
+    assert "\nsetuptools==" not in (REPO / "requirements.lock").read_text()
