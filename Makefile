@@ -21,6 +21,16 @@ $(STAMP): requirements.lock requirements-dev.lock
 
 install: $(STAMP)
 
+# Wheels of the runtime lock, for tests/system/test_wheel_installs_and_runs.py (needs PyPI).
+WHEELHOUSE := data/wheelhouse
+.PHONY: wheelhouse
+wheelhouse: $(WHEELHOUSE)/.complete
+
+$(WHEELHOUSE)/.complete: requirements.lock $(STAMP)
+	$(PY) -m pip download --quiet --require-hashes --only-binary=:all: \
+		-r requirements.lock -d $(WHEELHOUSE)
+	touch $@
+
 run: $(STAMP)
 	$(PY) manage.py run
 
