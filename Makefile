@@ -14,13 +14,24 @@ TEST_EMBEDDED_DATA_DIR ?= $(CURDIR)/data/test-embedded
 
 .PHONY: run test checks test-server test-embedded lint format install clean
 
-$(STAMP): requirements.lock
+# The development venv: runtime, dev tools and the build backend (requirements-dev.lock).
+$(STAMP): requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Wheels of the runtime lock, for tests/system/test_wheel_installs_and_runs.py (needs PyPI).
+WHEELHOUSE := data/wheelhouse
+.PHONY: wheelhouse
+wheelhouse: $(WHEELHOUSE)/.complete
+
+$(WHEELHOUSE)/.complete: requirements.lock $(STAMP)
+	$(PY) -m pip download --quiet --require-hashes --only-binary=:all: \
+		-r requirements.lock -d $(WHEELHOUSE)
+	touch $@
 
 run: $(STAMP)
 	$(PY) manage.py run

@@ -1,16 +1,7 @@
 #!/usr/bin/env python
-"""Django's command-line utility for DataGuardian."""
+"""Django's command-line utility for DataGuardian (the same as the ``dataguardian`` command)."""
 
-import os
-import sys
-
-
-def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dataguardian.settings")
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from dataguardian.cli import main
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from dataguardian.locations import default_data_dir
+
 # Lets generic classes such as ``admin.ModelAdmin[Model]`` be subscripted at run time.
 django_stubs_ext.monkeypatch()
 
@@ -69,7 +71,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 # Created (with the generated key files and the embedded broker's folders) when Django starts,
 # by dataguardian.datadir.prepare, never by importing this module.
-DATA_DIR = Path(env.str("DATAGUARDIAN_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+DATA_DIR = Path(env.str("DATAGUARDIAN_DATA_DIR", default=str(default_data_dir()))).resolve()
 
 DEBUG = env_bool("DEBUG", default=False)
 
@@ -142,7 +144,9 @@ WSGI_APPLICATION = "dataguardian.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Listed here, not only found as the dataguardian app's templates: its admin overrides
+        # must win over django.contrib.admin, which comes first in INSTALLED_APPS.
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -35,6 +35,24 @@ ENV_EXAMPLE = DOCKER_DIR / ".env.example"
 DOCKERIGNORE = REPO / ".dockerignore"
 FLOWER_REQUIREMENTS = DOCKER_DIR / "requirements-flower.txt"
 LOCK = REPO / "requirements.lock"
+DEV_LOCK = REPO / "requirements-dev.lock"
+# Development-only packages: in requirements-dev.lock, never in the image's requirements.lock.
+DEV_TOOLS = {
+    "pytest",
+    "pytest-django",
+    "factory-boy",
+    "ruff",
+    "mypy",
+    "django-stubs",
+    "djangorestframework-stubs",
+    "celery-types",
+    "moto",
+    "hypothesis",
+    "schemathesis",
+    "import-linter",
+    "aiosmtpd",
+    "setuptools",
+}
 
 INFRA_SERVICES = {"postgres", "redis"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|AUTH|TOKEN")
@@ -577,21 +595,28 @@ def test_python_dependencies_come_from_the_hashed_lock(stages):
         assert "--no-cache-dir" in run.args, f"pip cache kept in the image at line {run.line}"
 
 
-def test_flower_requirements_are_pinned_by_hash_and_do_not_overlap_the_lock():
-    def pins(path: Path) -> dict[str, str]:
-        text = path.read_text().replace("\\\n", " ")
-        found: dict[str, str] = {}
-        for line in text.splitlines():
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            requirement = line.split()[0]
-            assert "==" in requirement, f"{path.name}: {requirement} is not pinned"
-            assert "--hash=sha256:" in line, f"{path.name}: {requirement} has no hash"
-            name, version = requirement.split("==")
-            found[re.sub(r"[-_.]+", "-", name).lower()] = version
-        return found
+def locked(path: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    """Normalised name -> (version, hashes) of a hash-pinned requirements file."""
+    text = path.read_text().replace("\\\n", " ")
+    found: dict[str, tuple[str, frozenset[str]]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement = line.split()[0]
+        assert "==" in requirement, f"{path.name}: {requirement} is not pinned"
+        hashes = frozenset(re.findall(r"--hash=sha256:([0-9a-f]{64})", line))
+        assert hashes, f"{path.name}: {requirement} has no hash"
+        name, version = requirement.split("==")
+        found[re.sub(r"[-_.]+", "-", name).lower()] = (version, hashes)
+    return found
 
+
+def pins(path: Path) -> dict[str, str]:
+    return {name: version for name, (version, _) in locked(path).items()}
+
+
+def test_flower_requirements_are_pinned_by_hash_and_do_not_overlap_the_lock():
     flower = pins(FLOWER_REQUIREMENTS)
     lock = pins(LOCK)
     assert "flower" in flower
@@ -599,6 +624,36 @@ def test_flower_requirements_are_pinned_by_hash_and_do_not_overlap_the_lock():
     overlap = set(flower) & set(lock)
     assert not overlap, f"pinned in both files (installed with --no-deps): {sorted(overlap)}"
     assert "celery" in lock, "flower's celery dependency comes from the lock"
+
+
+def test_the_image_installs_the_runtime_lock_and_never_the_dev_lock(stages):
+    pip_runs = [i for s in stages for i in s.all("RUN") if re.search(r"pip3? install", i.args)]
+    installed = {
+        Path(name).name for run in pip_runs for name in re.findall(r"-r\s+(\S+)", run.args)
+    }
+    assert installed == {LOCK.name, FLOWER_REQUIREMENTS.name}, installed
+    for run in pip_runs:
+        assert not re.search(r"\[dev\]|--extra|requirements-dev", run.args), run.args
+    copied = [source for s in stages for i in s.all("COPY") for source in i.operands()[:-1]]
+    assert DEV_LOCK.name not in {Path(source).name for source in copied}
+
+
+def test_the_runtime_lock_holds_no_development_tool():
+    runtime = set(pins(LOCK))
+    tools = {n for n in runtime if n in DEV_TOOLS or n.startswith("types-") or n.endswith("-stubs")}
+    assert not tools, f"development tools in the image's lock: {sorted(tools)}"
+
+
+def test_the_dev_lock_pins_every_runtime_package_at_the_same_version_and_hashes():
+    runtime, dev = locked(LOCK), locked(DEV_LOCK)
+    missing = set(runtime) - set(dev)
+    assert not missing, f"in requirements.lock but not in requirements-dev.lock: {sorted(missing)}"
+    differ = {
+        name: (runtime[name][0], dev[name][0]) for name in runtime if runtime[name] != dev[name]
+    }
+    assert not differ, f"pinned differently (runtime, dev): {differ}"
+    absent = DEV_TOOLS - set(dev)
+    assert not absent, f"not in the dev lock: {sorted(absent)}"
 
 
 def test_every_copied_file_exists_and_is_in_the_build_context(stages):
@@ -635,7 +690,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out_but_not_the_source():
         "requirements.lock",
         "dataguardian/settings.py",
         "core/queues.py",
-        "templates",
+        "dataguardian/templates",
         "docker/requirements-flower.txt",
         "docker/.env.example",
     ):

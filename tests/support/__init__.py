@@ -4,6 +4,7 @@
 - ``recipes``: docs/RESTORE.md's restore recipes, run as written
 - ``jobs``: a job's backup run in-process (succeeding or failing), and where its files went
 - ``network``: a closed loopback port, and a relay that makes a real server answer slowly
+- ``processes``: the process tree a test started (from /proc), and killing what survives
 - ``scheduling``: due jobs at a fixed clock, and the messages queued in Redis
 - ``api`` and ``admin``: the connection configs and known secrets those tests store
 

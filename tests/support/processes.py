@@ -1,10 +1,20 @@
-"""Child processes (Celery workers, management commands) that share the test's database and
-broker, in either mode."""
+"""The processes a test starts: the environment that points a child (a Celery worker, a command)
+at the test's database and broker in either mode; the tree under a pid seen through /proc, each
+one's command line and memory, and killing whatever survives; a free loopback port and a JSON
+GET."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
+import signal
+import socket
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -27,3 +37,89 @@ def child_env(**extra: str) -> dict[str, str]:
         env["DATABASE_CONN_MAX_AGE"] = "0"
     env.update(extra)
     return env
+
+
+# What each Celery worker ("<name>@<host> ready.") and beat ("beat: Starting...") log when up.
+READY = re.compile(r"\b\w+@\S+ ready\.|beat: Starting\.\.\.")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, start time) of ``pid`` from /proc, or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # the comm may hold spaces and parentheses
+    return fields[0], int(fields[1]), int(fields[19])
+
+
+def child_pids(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            info = proc_stat(int(entry.name))
+            if info and info[1] == pid and info[0] != "Z":
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def descendant_pids(pid: int) -> list[int]:
+    result, todo = [], [pid]
+    while todo:
+        for child in child_pids(todo.pop()):
+            result.append(child)
+            todo.append(child)
+    return result
+
+
+def alive(pid: int, started: int) -> bool:
+    info = proc_stat(pid)
+    return info is not None and info[2] == started and info[0] != "Z"
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return raw.decode(errors="replace").rstrip("\0").split("\0")
+
+
+def rss_kib(pid: int) -> int:
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def get_json(url: str) -> tuple[int, dict[str, Any] | None]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 (http, loopback)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except (OSError, ValueError):
+        return 0, None
+
+
+def remember(seen: dict[int, int], pids: list[int]) -> None:
+    for pid in pids:
+        if pid not in seen and (info := proc_stat(pid)):
+            seen[pid] = info[2]
+
+
+def kill_survivors(seen: dict[int, int]) -> None:
+    """SIGKILL whatever is still alive of ``seen`` (pid -> start time, so no reused pid)."""
+    for pid, started in seen.items():
+        if alive(pid, started):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # children lead their own process groups
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)

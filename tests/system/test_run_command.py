@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import re
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +24,22 @@ from django.core.management.base import CommandError
 from core.queues import QUEUES
 from dataguardian.bootstrap import admin_password_file, ensure_admin_user
 from dataguardian.management.commands import run
+from tests.support.processes import (
+    READY,
+    alive,
+    child_pids,
+    cmdline,
+    descendant_pids,
+    free_port,
+    get_json,
+    kill_survivors,
+    proc_stat,
+    remember,
+    rss_kib,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TEST_PASSWORD = "Run-Test-Pw-5f9c2e"
-# What each Celery worker ("<name>@<host> ready.") and beat ("beat: Starting...") log when up.
-READY = re.compile(r"\b\w+@\S+ ready\.|beat: Starting\.\.\.")
 
 
 # --- ensure_admin_user ---------------------------------------------------------------------
@@ -202,7 +209,7 @@ def test_a_child_that_dies_stops_the_others_and_fails_naming_it(caplog):
     assert time.monotonic() - started < 10
     pids = _started_pids(caplog)
     assert set(pids) == {"sleeper", "crasher"}
-    assert all(_stat(pid) is None for pid in pids.values())
+    assert all(proc_stat(pid) is None for pid in pids.values())
     assert any("crasher (pid" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
 
 
@@ -224,7 +231,7 @@ def test_sigterm_stops_children_and_kills_stragglers(caplog, monkeypatch):
 
     pids = _started_pids(caplog)
     assert set(pids) == {"polite", "stubborn"}
-    assert all(_stat(pid) is None for pid in pids.values())
+    assert all(proc_stat(pid) is None for pid in pids.values())
     messages = [r.getMessage() for r in caplog.records]
     assert f"stubborn (pid {pids['stubborn']}) did not stop in time; killing it" in messages
     assert f"polite (pid {pids['polite']}) exited with code -15" in messages
@@ -243,91 +250,9 @@ def test_children_run_in_their_own_process_group(caplog):
 # --- a real embedded boot ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, start time) of ``pid`` from /proc, or None if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # the comm may hold spaces and parentheses
-    return fields[0], int(fields[1]), int(fields[19])
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            info = _stat(int(entry.name))
-            if info and info[1] == pid and info[0] != "Z":
-                found.append(int(entry.name))
-    return sorted(found)
-
-
-def _descendants(pid: int) -> list[int]:
-    result, todo = [], [pid]
-    while todo:
-        for child in _children(todo.pop()):
-            result.append(child)
-            todo.append(child)
-    return result
-
-
-def _alive(pid: int, started: int) -> bool:
-    info = _stat(pid)
-    return info is not None and info[2] == started and info[0] != "Z"
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-    return raw.decode(errors="replace").rstrip("\0").split("\0")
-
-
-def _rss_kib(pid: int) -> int:
-    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _get_health(url: str) -> tuple[int, dict[str, Any] | None]:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 (http, loopback)
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except (OSError, ValueError):
-        return 0, None
-
-
-def _remember(seen: dict[int, int], pids: list[int]) -> None:
-    for pid in pids:
-        if pid not in seen and (info := _stat(pid)):
-            seen[pid] = info[2]
-
-
-def _kill_survivors(seen: dict[int, int]) -> None:
-    """SIGKILL whatever is still alive of ``seen`` (pid -> start time, so no reused pid)."""
-    for pid, started in seen.items():
-        if _alive(pid, started):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)  # children lead their own process groups
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-
-
 @pytest.mark.slow
 def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.pop("DATABASE_URL_FILE", None)
@@ -359,8 +284,8 @@ def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) 
         body: dict[str, Any] | None = None
         while time.monotonic() - started < 60:
             assert proc.poll() is None, f"run exited early ({proc.returncode}):\n{output()}"
-            _remember(seen, _descendants(proc.pid))
-            status, body = _get_health(f"http://127.0.0.1:{port}/health")
+            remember(seen, descendant_pids(proc.pid))
+            status, body = get_json(f"http://127.0.0.1:{port}/health")
             if status == 200:
                 break
             time.sleep(0.5)
@@ -386,8 +311,8 @@ def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) 
         # Celery processes said they are ready, so the stop below is a steady-state stop.
         deadline = time.monotonic() + 30
         while True:
-            children = _children(proc.pid)
-            commands = {pid: _cmdline(pid) for pid in children}
+            children = child_pids(proc.pid)
+            commands = {pid: cmdline(pid) for pid in children}
             kinds = [
                 "web" if "gunicorn" in cmd else cmd[cmd.index("-A") + 2]
                 for cmd in commands.values()
@@ -408,11 +333,11 @@ def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) 
             for q in cmd[cmd.index("-Q") + 1].split(",")
         }
         assert queues == set(QUEUES)
-        tree = _descendants(proc.pid)
-        _remember(seen, tree)
+        tree = descendant_pids(proc.pid)
+        remember(seen, tree)
         for pid in [proc.pid, *tree]:
-            assert ADMIN_TEST_PASSWORD not in "\0".join(_cmdline(pid))
-        rss_mib = sum(_rss_kib(pid) for pid in [proc.pid, *tree]) / 1024
+            assert ADMIN_TEST_PASSWORD not in "\0".join(cmdline(pid))
+        rss_mib = sum(rss_kib(pid) for pid in [proc.pid, *tree]) / 1024
         print(
             f"boot to first 200 on /health: {boot_seconds:.1f} s; "
             f"{len(tree) + 1} processes, RSS sum {rss_mib:.0f} MiB"
@@ -427,15 +352,15 @@ def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) 
             print("\n".join(line for line in output().splitlines() if "dataguardian.run" in line))
 
         assert code == 0, output()
-        assert [pid for pid, started in seen.items() if _alive(pid, started)] == []
+        assert [pid for pid, started in seen.items() if alive(pid, started)] == []
         log_text = output()
         for pid in children:
             assert f"(pid {pid})" in log_text  # "started <name> (pid N)"
         assert ADMIN_TEST_PASSWORD not in log_text
     finally:
         if proc.poll() is None:
-            _remember(seen, _descendants(proc.pid))
+            remember(seen, descendant_pids(proc.pid))
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-        _kill_survivors(seen)
+        kill_survivors(seen)

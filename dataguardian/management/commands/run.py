@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -28,6 +29,7 @@ from gunicorn import version_info as gunicorn_version_info
 
 from core.queues import QUEUES, QueuePolicy
 from dataguardian.bootstrap import ensure_admin_user
+from dataguardian.locations import source_checkout
 
 logger = logging.getLogger("dataguardian.run")
 
@@ -113,6 +115,12 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def child_cwd() -> Path:
+    """A checkout, so that ``python -m`` imports its code; for an installed package (already
+    on the interpreter's path) the data directory, never site-packages."""
+    return source_checkout() or Path(settings.DATA_DIR)
+
+
 def _die_with_parent() -> Callable[[], None] | None:
     """A preexec hook asking Linux to SIGTERM the child if this command dies (even SIGKILL)."""
     if not sys.platform.startswith("linux"):
@@ -178,13 +186,13 @@ class Command(BaseCommand):
         children: dict[str, subprocess.Popen[bytes]] = {}
         died: tuple[str, int] | None = None
         try:
-            env, preexec = child_env(), _die_with_parent()
+            env, preexec, cwd = child_env(), _die_with_parent(), child_cwd()
             for spec in specs:
                 if signals_received:
                     break
                 proc = subprocess.Popen(  # argv list, no shell
                     list(spec.argv),
-                    cwd=settings.BASE_DIR,
+                    cwd=cwd,
                     env=env,
                     process_group=0,  # own group: a terminal Ctrl-C reaches only us
                     preexec_fn=preexec,
