@@ -248,7 +248,9 @@ if REDIS_URL:
     }
 else:
     _broker_dir = DATA_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    # The host names nothing (the folders below are the broker); without one kombu warns on
+    # every connection that it falls back to localhost.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
