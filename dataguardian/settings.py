@@ -325,23 +325,27 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging -------------------------------------------------------------------------------
+# Text lines for a person at a terminal (embedded mode, DEBUG), JSON lines for a log collector.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG or EMBEDDED else "json")
 if LOG_FORMAT not in {"text", "json"}:
     raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {"()": "core.logging.TextFormatter"},
         "json": {"()": "core.logging.JsonFormatter"},
     },
-    "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
+    "filters": {
+        "context": {"()": "core.logging.ContextFilter"},
+        "redact": {"()": "core.logging.RedactSecretsFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["redact"],
+            "filters": ["context", "redact"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -24,6 +24,7 @@ PROBE = (
     " 'init': s.DATABASES['default'].get('OPTIONS', {}).get('init_command', ''),"
     " 'broker': s.CELERY_BROKER_URL, 'embedded': s.EMBEDDED, 'debug': s.DEBUG,"
     " 'hosts': s.ALLOWED_HOSTS, 'secret_key': s.SECRET_KEY, 'keys': s.ENCRYPTION_KEYS,"
+    " 'log_format': s.LOG_FORMAT,"
     " 'visibility': s.CELERY_BROKER_TRANSPORT_OPTIONS.get('visibility_timeout')}))"
 )
 
@@ -115,6 +116,15 @@ def test_the_embedded_broker_keeps_its_messages_in_the_data_directory_and_warns_
     assert result.stdout.split() == ["up", "up", "LookupError"]  # no worker runs
     assert "No hostname was supplied" not in result.stdout + result.stderr
     assert list((tmp_path / "data" / "broker" / "queue").iterdir())
+
+
+def test_the_log_format_is_text_for_a_newcomer_and_json_for_a_server(tmp_path):
+    assert _ok(tmp_path)["log_format"] == "text"
+    server = {"DATABASE_URL": "postgres://u:p@db.example:5432/dg", "REDIS_URL": "redis://r:6379/0"}
+    assert _ok(tmp_path, **server)["log_format"] == "json"
+    assert _ok(tmp_path, DEBUG="true", **server)["log_format"] == "text"
+    assert _ok(tmp_path, LOG_FORMAT="json")["log_format"] == "json"
+    assert _ok(tmp_path, LOG_FORMAT="text", **server)["log_format"] == "text"
 
 
 def test_the_embedded_default_generates_private_key_files_once(tmp_path):
