@@ -338,6 +338,7 @@ LOGGING = {
         "json": {"()": "core.logging.JsonFormatter"},
     },
     "filters": {
+        "routine": {"()": "dataguardian.log_filters.QuietRoutineTasks"},
         "context": {"()": "core.logging.ContextFilter"},
         "redact": {"()": "core.logging.RedactSecretsFilter"},
     },
@@ -345,7 +346,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["context", "redact"],
+            "filters": ["routine", "context", "redact"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
