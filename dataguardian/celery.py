@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dataguardian.settings")
@@ -32,6 +32,16 @@ def _configure() -> None:
     # router reads it from there; the queues themselves are the policies in core.queues.
     app.conf.task_queues = [Queue(name) for name in QUEUES]
     app.conf.task_routes = (route_by_policy,)
+
+
+@signals.setup_logging.connect
+def _log_like_the_rest(**kwargs: Any) -> None:
+    """Workers and beat log through ``settings.LOGGING`` (text or JSON, secrets masked, routine
+    task chatter dropped), not through Celery's own colored format; ``LOG_LEVEL`` applies."""
+    from django.conf import settings
+    from django.utils.log import configure_logging
+
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
 
 
 _configure()

@@ -357,6 +357,10 @@ LOGGING = {
         "botocore": {"level": "INFO"},
         "urllib3": {"level": "INFO"},
         "paramiko": {"level": "INFO"},
+        # gunicorn's own lines and its access log (dataguardian.gunicorn_config hands gunicorn
+        # this configuration); gunicorn would otherwise give them handlers of its own.
+        "gunicorn.error": {"level": LOG_LEVEL, "propagate": True},
+        "gunicorn.access": {"level": LOG_LEVEL, "propagate": True},
     },
 }
 

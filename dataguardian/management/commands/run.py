@@ -47,7 +47,8 @@ class ChildSpec:
 
 
 def _celery(*args: str) -> tuple[str, ...]:
-    return (sys.executable, "-m", "celery", "-A", "dataguardian", *args)
+    # --quiet: no banner; the lines that matter are logged (dataguardian.celery's logging).
+    return (sys.executable, "-m", "celery", "--quiet", "-A", "dataguardian", *args)
 
 
 def _worker(name: str, queues: list[QueuePolicy], concurrency: int, pool: str) -> ChildSpec:
@@ -93,7 +94,8 @@ def child_specs(target: str) -> list[ChildSpec]:
     if target in ("web", "all"):
         gunicorn = (sys.executable, "-m", "gunicorn", "dataguardian.wsgi:application")
         options = ("--bind", settings.BIND, "--workers", str(settings.WEB_WORKERS))
-        logs = ("--access-logfile", "-", "--graceful-timeout", "30")
+        # The configuration hands gunicorn the project's logging, access log included.
+        logs = ("--config", "python:dataguardian.gunicorn_config", "--graceful-timeout", "30")
         # gunicorn 27 opens a control socket at one fixed path in $HOME: two installs on one
         # host would fight over it, and nothing here uses it.
         control = ("--no-control-socket",) if gunicorn_version_info >= (27, 0) else ()
