@@ -160,13 +160,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         target: str = options["target"]
         verbosity: int = options["verbosity"]
+        # The stream itself: a command's wrapper around this one would end each write with a
+        # newline, putting migrate's " OK" on a line of its own.
+        stream = self.stdout._out
         with _migrate_lock():
-            call_command("migrate", interactive=False, verbosity=verbosity, stdout=self.stdout)
+            call_command("migrate", interactive=False, verbosity=verbosity, stdout=stream)
             ensure_admin_user(stdout=self.stdout)
         if target in ("web", "all"):
-            call_command(
-                "collectstatic", interactive=False, verbosity=verbosity, stdout=self.stdout
-            )
+            call_command("collectstatic", interactive=False, verbosity=verbosity, stdout=stream)
         connection.close()  # children open their own; do not hold this one while supervising
         self._supervise(child_specs(target))
 
