@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dataguardian.settings")
+#: Set by ``manage.py run`` for its children: where a worker or beat reports it is up.
+READY_DIR_ENV = "DATAGUARDIAN_READY_DIR"
 
 app = Celery("dataguardian")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -42,6 +45,15 @@ def _log_like_the_rest(**kwargs: Any) -> None:
     from django.utils.log import configure_logging
 
     configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+
+
+@signals.worker_ready.connect
+@signals.beat_init.connect
+def _report_ready(**kwargs: Any) -> None:
+    """Under ``manage.py run``, tell it this process is up: a file named by its pid."""
+    directory = os.environ.get(READY_DIR_ENV)
+    if directory:
+        Path(directory, str(os.getpid())).touch()
 
 
 _configure()
