@@ -35,7 +35,7 @@ def prepare() -> None:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
-        if settings.CELERY_BROKER_URL == "filesystem://":
+        if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
             options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
             for key in ("data_folder_in", "processed_folder", "control_folder"):
                 Path(options[key]).mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from core.queues import queue_of
-from datasources.tasks import run_health_checks
+from datasources.tasks import check_datasource, run_health_checks
 from executions.tasks import check_stale_backups, enqueue_due_jobs, reap, run_cleanup
 from notifications.tasks import dispatch_lost
 from storage.tasks import check_storage_locations
@@ -39,6 +39,13 @@ SYSTEM_TASKS = [
     Periodic("dataguardian: cleanup (retention)", run_cleanup, cron=("0", "4")),
     Periodic("dataguardian: send lost notifications", dispatch_lost, every_minutes=1),
 ]
+
+
+def routine_task_names() -> frozenset[str]:
+    """The tasks that run on their own every few minutes: the periodic ones and the check of
+    one datasource that the health run sends for each (their start and success are not logged,
+    see ``dataguardian.log_filters``)."""
+    return frozenset({item.task for item in SYSTEM_TASKS} | {str(check_datasource.name)})
 
 
 def ensure_periodic_tasks() -> None:

@@ -269,7 +269,9 @@ if REDIS_URL:
     }
 else:
     _broker_dir = DATA_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    # The host names nothing (the folders below are the broker); without one kombu warns on
+    # every connection that it falls back to localhost.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     # kombu's file-system transport with messages written whole (dataguardian.filebroker).
     CELERY_BROKER_TRANSPORT = "dataguardian.filebroker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -347,23 +349,28 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging -------------------------------------------------------------------------------
+# Text lines for a person at a terminal (embedded mode, DEBUG), JSON lines for a log collector.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG or EMBEDDED else "json")
 if LOG_FORMAT not in {"text", "json"}:
     raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {"()": "core.logging.TextFormatter"},
         "json": {"()": "core.logging.JsonFormatter"},
     },
-    "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
+    "filters": {
+        "routine": {"()": "dataguardian.log_filters.QuietRoutineTasks"},
+        "context": {"()": "core.logging.ContextFilter"},
+        "redact": {"()": "core.logging.RedactSecretsFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["redact"],
+            "filters": ["routine", "context", "redact"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -374,6 +381,10 @@ LOGGING = {
         "botocore": {"level": "INFO"},
         "urllib3": {"level": "INFO"},
         "paramiko": {"level": "INFO"},
+        # gunicorn's own lines and its access log (dataguardian.gunicorn_config hands gunicorn
+        # this configuration); gunicorn would otherwise give them handlers of its own.
+        "gunicorn.error": {"level": LOG_LEVEL, "propagate": True},
+        "gunicorn.access": {"level": LOG_LEVEL, "propagate": True},
     },
 }
 

@@ -1,5 +1,8 @@
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import api as core_api
@@ -25,21 +28,29 @@ router.register(
 )
 router.register("notification-deliveries", DeliveryViewSet, basename="notification-delivery")
 
+
+def slash_optional(route: str, view: Callable[..., Any], name: str) -> URLPattern:
+    """``route`` with or without a trailing slash, as the router's routes (``reverse`` gives
+    the form without)."""
+    return re_path(rf"^{route}/?$", view, name=name)
+
+
 api_urls: list[URLPattern | URLResolver] = [
-    path("auth/token", api.TokenView.as_view(), name="api-token"),
-    path("health", api.HealthView.as_view(), name="api-health"),
-    path("system/settings", api.SettingsView.as_view(), name="api-settings"),
-    path("system/stats", api.StatsView.as_view(), name="api-stats"),
-    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    slash_optional("auth/token", api.TokenView.as_view(), "api-token"),
+    slash_optional("health", api.HealthView.as_view(), "api-health"),
+    slash_optional("system/settings", api.SettingsView.as_view(), "api-settings"),
+    slash_optional("system/stats", api.StatsView.as_view(), "api-stats"),
+    slash_optional("schema", SpectacularAPIView.as_view(), "api-schema"),
+    slash_optional("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), "api-docs"),
     path("", include(router.urls)),
 ]
 
 handler404 = "core.api.not_found"
 
 urlpatterns = [
-    path("health", views.health, name="health"),
-    path("health/", views.health),
+    slash_optional("health", views.health, "health"),
     path("admin/", admin.site.urls),
+    # The API's root (the router's) at /api as at /api/, like every path below it.
+    path("api", router.get_api_root_view()),
     path("api/", include(api_urls)),
 ]

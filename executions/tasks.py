@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import system_settings
+from core.logging import log_context
 from core.queues import BACKUPS, CLEANUP, PRIORITY_MANUAL, PRIORITY_SCHEDULED, SCHEDULER
 from executions import alerts, cleanup, scheduler, verification
 from executions.backup import RetryableBackupError, perform_backup, verification_due
@@ -50,32 +52,33 @@ def run_backup(self: Any, execution_id: str) -> None:
     if execution is None:
         logger.warning("Execution %s does not exist; dropping its message", execution_id)
         return
-    try:
-        claimed = claim_within_cap(execution, worker=self.request.hostname or "")
-    except IllegalTransition:
-        logger.info("Execution %s is %s; not running it", execution_id, execution.status)
-        return
-    if not claimed:
-        # A fresh message rather than self.retry(): waiting for a slot is not a failure and
-        # must not use up the retries kept for transient errors.
-        logger.info("Execution %s waits: the concurrent backup limit is reached", execution_id)
-        enqueue_backups([execution], countdown=CAP_RETRY_SECONDS)
-        return
-    # ``attempt`` counts claims across messages (the reaper's retries start a new message),
-    # so it bounds retries together with Celery's own counter.
-    retry_allowed = (
-        self.request.retries < BACKUPS.max_retries and execution.attempt <= BACKUPS.max_retries
-    )
-    try:
-        back_up(execution, retry_allowed=retry_allowed)
-    except RetryableBackupError as exc:
-        countdown = BACKUPS.countdown(self.request.retries)
-        # The retry message is alive; the reaper must not send a second one while it waits.
-        queued = BackupExecution.objects.filter(
-            pk=execution.pk, status=BackupExecution.Status.QUEUED
+    with _about(execution):
+        try:
+            claimed = claim_within_cap(execution, worker=self.request.hostname or "")
+        except IllegalTransition:
+            logger.info("Execution %s is %s; not running it", execution_id, execution.status)
+            return
+        if not claimed:
+            # A fresh message rather than self.retry(): waiting for a slot is not a failure and
+            # must not use up the retries kept for transient errors.
+            logger.info("Execution %s waits: the concurrent backup limit is reached", execution_id)
+            enqueue_backups([execution], countdown=CAP_RETRY_SECONDS)
+            return
+        # ``attempt`` counts claims across messages (the reaper's retries start a new message),
+        # so it bounds retries together with Celery's own counter.
+        retry_allowed = (
+            self.request.retries < BACKUPS.max_retries and execution.attempt <= BACKUPS.max_retries
         )
-        queued.update(heartbeat_at=timezone.now())
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        try:
+            back_up(execution, retry_allowed=retry_allowed)
+        except RetryableBackupError as exc:
+            countdown = BACKUPS.countdown(self.request.retries)
+            # The retry message is alive; the reaper must not send a second one while it waits.
+            queued = BackupExecution.objects.filter(
+                pk=execution.pk, status=BackupExecution.Status.QUEUED
+            )
+            queued.update(heartbeat_at=timezone.now())
+            raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 def claim_within_cap(execution: BackupExecution, worker: str) -> bool:
@@ -116,12 +119,13 @@ def run_restore(self: Any, execution_id: str) -> None:
     execution = BackupExecution.objects.select_related(
         "job", "datasource", "storage_location", "source_execution__datasource"
     ).get(pk=execution_id, kind=BackupExecution.Kind.RESTORE)
-    try:
-        execution.claim(worker=self.request.hostname or "")
-    except IllegalTransition:
-        logger.info("Restore %s is %s; not running it", execution_id, execution.status)
-        return
-    perform_restore(execution)
+    with _about(execution):
+        try:
+            execution.claim(worker=self.request.hostname or "")
+        except IllegalTransition:
+            logger.info("Restore %s is %s; not running it", execution_id, execution.status)
+            return
+        perform_restore(execution)
 
 
 @shared_task(
@@ -140,10 +144,16 @@ def verify_backup(execution_id: str) -> None:
     if backup is None:
         logger.warning("Backup %s does not exist; not verifying it", execution_id)
         return
-    try:
-        verification.verify_backup(backup)
-    except verification.VerificationRefused as exc:
-        logger.info("Backup %s not verified: %s", execution_id, exc)
+    with _about(backup):
+        try:
+            verification.verify_backup(backup)
+        except verification.VerificationRefused as exc:
+            logger.info("Backup %s not verified: %s", execution_id, exc)
+
+
+def _about(execution: BackupExecution) -> AbstractContextManager[None]:
+    """Log lines inside the block name the execution and its job."""
+    return log_context(execution=execution.pk, job=execution.job.name or execution.job_id)
 
 
 @shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())

@@ -25,6 +25,7 @@ PROBE = (
     " 'transaction_mode': s.DATABASES['default'].get('OPTIONS', {}).get('transaction_mode'),"
     " 'broker': s.CELERY_BROKER_URL, 'embedded': s.EMBEDDED, 'debug': s.DEBUG,"
     " 'hosts': s.ALLOWED_HOSTS, 'secret_key': s.SECRET_KEY, 'keys': s.ENCRYPTION_KEYS,"
+    " 'log_format': s.LOG_FORMAT,"
     " 'visibility': s.CELERY_BROKER_TRANSPORT_OPTIONS.get('visibility_timeout')}))"
 )
 
@@ -34,7 +35,15 @@ def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")
+            (
+                "DATABASE_URL",
+                "REDIS_URL",
+                "DATAGUARDIAN_",
+                "SECRET_KEY",
+                "DEBUG",
+                "ALLOWED_HOSTS",
+                "LOG_",
+            )
         )
     }
     clean.update(
@@ -67,7 +76,7 @@ def test_with_no_database_or_redis_url_it_runs_embedded_on_sqlite_wal_and_a_file
     assert s["engine"] == "django.db.backends.sqlite3"
     assert s["name"] == str(tmp_path / "data" / "dataguardian.sqlite3")
     assert "journal_mode=WAL" in s["init"]
-    assert s["broker"] == "filesystem://"
+    assert s["broker"] == "filesystem://localhost//"
     assert (tmp_path / "data" / "broker" / "queue").is_dir()
 
 
@@ -77,6 +86,54 @@ def test_a_sqlite_database_url_gets_the_embedded_modes_wal_and_lock_options(tmp_
     assert s["name"] == f"{tmp_path}/meta.sqlite3"
     assert "journal_mode=WAL" in s["init"]
     assert s["transaction_mode"] == "IMMEDIATE"
+
+
+# Connects the way /health and /api/health do (the worker ping goes through kombu's connection
+# pool, which is where a URL without a host is warned about), then sends a task.
+BROKER_PROBE = (
+    "import django; django.setup();"
+    "from dataguardian import views; from dataguardian.api import system;"
+    "from dataguardian.celery import app;"
+    "print(views._check_broker()['status'], system._timed(system._broker)['status'],"
+    " system._timed(system._workers)['error']);"
+    "app.send_task('probe', queue='scheduler')"
+)
+
+
+def test_the_embedded_broker_keeps_its_messages_in_the_data_directory_and_warns_nothing(
+    tmp_path,
+):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "LOG_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="dataguardian.settings",
+        DATAGUARDIAN_DATA_DIR=str(tmp_path / "data"),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", BROKER_PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["up", "up", "LookupError"]  # no worker runs
+    assert "No hostname was supplied" not in result.stdout + result.stderr
+    assert list((tmp_path / "data" / "broker" / "queue").iterdir())
+
+
+def test_the_log_format_is_text_for_a_newcomer_and_json_for_a_server(tmp_path):
+    assert _ok(tmp_path)["log_format"] == "text"
+    server = {"DATABASE_URL": "postgres://u:p@db.example:5432/dg", "REDIS_URL": "redis://r:6379/0"}
+    assert _ok(tmp_path, **server)["log_format"] == "json"
+    assert _ok(tmp_path, DEBUG="true", **server)["log_format"] == "text"
+    assert _ok(tmp_path, LOG_FORMAT="json")["log_format"] == "json"
+    assert _ok(tmp_path, LOG_FORMAT="text", **server)["log_format"] == "text"
 
 
 def test_the_embedded_default_generates_private_key_files_once(tmp_path):

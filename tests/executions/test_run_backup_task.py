@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from core.logging import ContextFilter, context_of
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
 from executions.tasks import run_backup
@@ -72,3 +75,28 @@ def test_a_permanent_error_fails_at_once_without_a_retry(make_job, tmp_path):
     assert result.state == "SUCCESS"
     execution.refresh_from_db()
     assert execution.status == BackupExecution.Status.FAILED
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.addFilter(ContextFilter())
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_tasks_log_lines_name_the_execution_and_its_job(make_job, tmp_path):
+    job = make_job("files", {"source_path": str(tmp_path / "nope")})
+    execution = create_backup_execution(job)
+    handler = _Records()
+    logging.getLogger("executions").addHandler(handler)
+    try:
+        run_backup.apply(args=[str(execution.id)])
+    finally:
+        logging.getLogger("executions").removeHandler(handler)
+
+    failed = [r for r in handler.records if r.getMessage().startswith(f"Backup {execution.id}")]
+    assert failed
+    assert context_of(failed[0]) == {"execution": str(execution.id), "job": job.name}

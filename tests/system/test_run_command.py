@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import io
 import logging
 import os
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from django.core.management.base import CommandError
 
 from core.queues import QUEUES
 from dataguardian.bootstrap import admin_password_file, ensure_admin_user
+from dataguardian.celery import READY_DIR_ENV
 from dataguardian.management.commands import run
 from tests.support.processes import (
     READY,
@@ -40,6 +43,7 @@ from tests.support.processes import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TEST_PASSWORD = "Run-Test-Pw-5f9c2e"
+SUMMARY = "DataGuardian is ready."
 
 
 # --- ensure_admin_user ---------------------------------------------------------------------
@@ -247,27 +251,196 @@ def test_children_run_in_their_own_process_group(caplog):
         run.Command()._supervise([run.ChildSpec("grouped", _py(code))])
 
 
+# --- readiness and the summary -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bind", "host", "port"),
+    [
+        ("127.0.0.1:8000", "127.0.0.1", 8000),
+        ("0.0.0.0:9000", "127.0.0.1", 9000),
+        ("[::]:8000", "::1", 8000),
+        ("[::1]", "::1", 8000),
+        ("localhost", "localhost", 8000),
+        ("backup.example.com:80", "backup.example.com", 80),
+    ],
+)
+def test_the_probe_goes_to_the_bind_address_a_wildcard_to_the_loopback(bind, host, port):
+    connection = run._probe_connection(bind)
+
+    assert (connection.host, connection.port) == (host, port)
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    answers: list[int] = []
+    hosts: list[str] = []
+
+    def do_GET(self) -> None:
+        self.hosts.append(self.headers["Host"])
+        self.send_response(self.answers.pop(0) if self.answers else 200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def health_server() -> Iterator[tuple[str, type[_Health]]]:
+    handler = type("Handler", (_Health,), {"answers": [], "hosts": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_port}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_web_server_is_up_once_health_answers_200(health_server, settings):
+    bind, handler = health_server
+    settings.ALLOWED_HOSTS = [".example.com", "backup.example.com"]
+    handler.answers[:] = [503]
+
+    assert run.web_is_up(bind) is False
+    assert run.web_is_up(bind) is True
+    assert handler.hosts == ["example.com", "example.com"]  # a name ALLOWED_HOSTS accepts
+    assert run.web_is_up(f"127.0.0.1:{free_port()}") is False  # nothing listens
+
+
+def test_readiness_waits_for_health_and_for_each_celery_process(health_server, tmp_path):
+    bind, handler = health_server
+    handler.answers[:] = [503]
+    specs = [
+        run.ChildSpec("web", _py(""), ready="http"),
+        run.ChildSpec("worker-a", _py(""), ready="celery"),
+        run.ChildSpec("plain", _py("")),
+    ]
+    procs = {spec.name: subprocess.Popen(list(spec.argv)) for spec in specs}
+    for proc in procs.values():
+        proc.wait()
+    readiness = run.Readiness(tmp_path, bind)
+
+    assert readiness.pending(specs, procs) == ["web", "worker-a"]
+    assert readiness.pending(specs, procs) == ["worker-a"]
+    (tmp_path / str(procs["worker-a"].pid)).touch()  # what dataguardian.celery writes
+    assert readiness.pending(specs, procs) == []
+
+
+def _summary(target: str = "all") -> str:
+    out = io.StringIO()
+    command = run.Command(stdout=out)
+    command._summary(run.child_specs(target), "SQLite")
+    return out.getvalue()
+
+
+def test_the_summary_says_where_the_ui_is_and_where_the_password_is_never_what(admin_settings):
+    admin_settings.PUBLIC_URL = "http://127.0.0.1:8123"
+    admin_settings.EMBEDDED = True
+    admin_settings.CELERY_BROKER_URL = "filesystem://localhost//"
+    admin_settings.LOG_FORMAT = "text"
+    admin_password_file().write_text("Generated-Secret-9\n")
+
+    text = _summary()
+
+    assert text.count("DataGuardian is ready.") == 1
+    assert "http://127.0.0.1:8123/admin/" in text
+    assert "boss" in text
+    assert str(admin_password_file()) in text
+    assert "Generated-Secret-9" not in text
+    assert "embedded (SQLite + file broker)" in text
+    assert str(admin_settings.DATA_DIR) in text
+    assert "Ctrl-C stops everything." in text
+
+
+def test_the_summary_names_the_variable_when_the_password_was_given(admin_settings):
+    admin_settings.ADMIN_PASSWORD = "Given-Secret-4"
+    admin_settings.EMBEDDED = False
+    admin_settings.LOG_FORMAT = "text"
+    admin_settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+    text = _summary()
+
+    assert "password from DATAGUARDIAN_ADMIN_PASSWORD" in text
+    assert "Given-Secret-4" not in text
+    assert "server (SQLite + Redis)" in text
+    assert str(admin_settings.DATA_DIR) not in text  # only the embedded mode lives there
+    admin_settings.ADMIN_PASSWORD = None
+    assert "with the password set for it earlier" in _summary()
+    assert "Web UI" not in _summary("worker")
+
+
+def test_with_json_logs_the_summary_is_one_log_line(admin_settings, caplog):
+    caplog.set_level(logging.INFO, logger="dataguardian.run")
+    admin_settings.LOG_FORMAT = "json"
+
+    assert _summary() == ""
+    [line] = [r.getMessage() for r in caplog.records if "is ready" in r.getMessage()]
+    assert "Web UI: " in line
+    assert "Log in as: boss" in line
+
+
+def test_on_ready_is_called_once_when_every_child_has_reported(caplog):
+    caplog.set_level(logging.INFO, logger="dataguardian.run")
+    report = (
+        "import os, pathlib, time;"
+        f"pathlib.Path(os.environ[{READY_DIR_ENV!r}], str(os.getpid())).touch(); time.sleep(60)"
+    )
+    specs = [
+        run.ChildSpec("a", _py(report), ready="celery"),
+        run.ChildSpec("b", _py(f"import time; time.sleep(0.5); {report}"), ready="celery"),
+    ]
+    calls: list[float] = []
+    timer = threading.Timer(3, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        run.Command()._supervise(specs, on_ready=lambda: calls.append(time.monotonic()))
+    finally:
+        timer.cancel()
+
+    assert len(calls) == 1
+    assert not any(r.levelname == "WARNING" for r in caplog.records)
+
+
+def test_a_child_that_never_reports_is_named_once_its_time_is_up(caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="dataguardian.run")
+    monkeypatch.setattr(run, "READY_TIMEOUT", 0.5)
+    specs = [run.ChildSpec("silent", _py("import time; time.sleep(60)"), ready="celery")]
+    calls: list[None] = []
+    timer = threading.Timer(2, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        run.Command()._supervise(specs, on_ready=lambda: calls.append(None))
+    finally:
+        timer.cancel()
+
+    assert calls == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["not up after 0 s: silent; still waiting"]
+
+
 # --- a real embedded boot ------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
-    data_dir = tmp_path / "data"
+def _embedded_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment of an embedded start (no database or Redis URL) on ``port``."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.pop("DATABASE_URL_FILE", None)
     env.pop("REDIS_URL_FILE", None)
     env.update(
         DATAGUARDIAN_DATA_DIR=str(data_dir),
         DATAGUARDIAN_BIND=f"127.0.0.1:{port}",
-        DATAGUARDIAN_ADMIN_PASSWORD=ADMIN_TEST_PASSWORD,
         DATAGUARDIAN_WEB_WORKERS="1",
         DJANGO_SETTINGS_MODULE="dataguardian.settings",
+        **extra,
     )
-    log_path = tmp_path / "run.log"
-    seen: dict[int, int] = {}  # every descendant ever observed: pid -> start time
+    return env
+
+
+def _start_run(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``manage.py run``, its output (stdout and stderr) in ``log_path``."""
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "manage.py", "run"],
             cwd=REPO_ROOT,
             env=env,
@@ -275,6 +448,16 @@ def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) 
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group, so the finally can kill it whole
         )
+
+
+@pytest.mark.slow
+def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = _embedded_env(data_dir, port, DATAGUARDIAN_ADMIN_PASSWORD=ADMIN_TEST_PASSWORD)
+    log_path = tmp_path / "run.log"
+    seen: dict[int, int] = {}  # every descendant ever observed: pid -> start time
+    proc = _start_run(env, log_path)
 
     def output() -> str:
         return log_path.read_text(errors="replace")
@@ -343,6 +526,12 @@ def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) 
             f"{len(tree) + 1} processes, RSS sum {rss_mib:.0f} MiB"
         )
 
+        summary_by = time.monotonic() + 30
+        while SUMMARY not in output() and time.monotonic() < summary_by:
+            time.sleep(0.5)
+        assert output().count(SUMMARY) == 1, output()
+        assert "admin (password from DATAGUARDIAN_ADMIN_PASSWORD)" in output()
+
         stop_started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=40)
@@ -357,6 +546,79 @@ def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) 
         for pid in children:
             assert f"(pid {pid})" in log_text  # "started <name> (pid N)"
         assert ADMIN_TEST_PASSWORD not in log_text
+    finally:
+        if proc.poll() is None:
+            remember(seen, descendant_pids(proc.pid))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        kill_survivors(seen)
+
+
+# What a healthy start must not print. As root, Celery rightly warns that its workers run as
+# root; only that warning is let through, and only for root.
+ALARMING = re.compile(r"WARNING|Warning|ERROR|Traceback|No hostname was supplied")
+ROOT_WARNING = "SecurityWarning: You're running the worker with superuser privileges"
+TEXT_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR) +[\w.]+: ")
+
+
+@pytest.mark.slow
+def test_a_newcomers_embedded_start_reads_well_and_says_once_where_everything_is(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = _embedded_env(data_dir, port)
+    for name in ("DATAGUARDIAN_ADMIN_PASSWORD", "DATAGUARDIAN_ADMIN_PASSWORD_FILE", "LOG_FORMAT"):
+        env.pop(name, None)  # the defaults: a generated password, the default log format
+    env.pop("DEBUG", None)
+    log_path = tmp_path / "run.log"
+    seen: dict[int, int] = {}
+    proc = _start_run(env, log_path)
+
+    def output() -> str:
+        return log_path.read_text(errors="replace")
+
+    try:
+        deadline = time.monotonic() + 90
+        while SUMMARY not in output():
+            assert proc.poll() is None, f"run exited early ({proc.returncode}):\n{output()}"
+            assert time.monotonic() < deadline, f"no summary within 90 s:\n{output()}"
+            remember(seen, descendant_pids(proc.pid))
+            time.sleep(0.5)
+        remember(seen, descendant_pids(proc.pid))
+        assert get_json(f"http://127.0.0.1:{port}/health")[0] == 200  # it was ready
+        assert len(READY.findall(output())) >= 3  # both workers and beat, before the summary
+        time.sleep(2)  # anything printed right after the summary counts too
+
+        text = output()
+        print(text)
+        password_file = data_dir / "admin_password"
+        password = password_file.read_text().strip()
+        summary = text[text.index(SUMMARY) :]
+        assert text.count(SUMMARY) == 1
+        assert f"http://127.0.0.1:{port}/admin/" in summary
+        assert f"admin (its generated password is in {password_file})" in summary
+        assert f"Data:       {data_dir}" in summary
+        assert "embedded (SQLite + file broker)" in summary
+        assert "Ctrl-C stops everything." in summary
+        assert password not in text
+        lines = text.splitlines()
+        alarming = [
+            line
+            for line in lines
+            if ALARMING.search(line) and not (os.geteuid() == 0 and ROOT_WARNING in line)
+        ]
+        assert alarming == [], text
+        assert not [line for line in lines if line.lstrip().startswith("{")], text  # no JSON
+        logged = [line for line in lines if TEXT_LOG_LINE.match(line)]
+        assert any("dataguardian.run: started web (pid" in line for line in logged), text
+        assert any('gunicorn.access: 127.0.0.1 "GET /health' in line for line in logged), text
+        assert any(re.search(r"celery\.apps\.worker: backups@\S+ ready\.", x) for x in logged)
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=40) == 0, output()
+        assert output().count(SUMMARY) == 1
     finally:
         if proc.poll() is None:
             remember(seen, descendant_pids(proc.pid))
