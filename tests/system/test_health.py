@@ -65,6 +65,9 @@ def test_health_answers_503_when_the_broker_is_down(client, settings, monkeypatc
     monkeypatch.setattr(celery_app.conf, "broker_write_url", CLOSED_BROKER_URL)
     monkeypatch.setattr(celery_app.conf, "broker_url", CLOSED_BROKER_URL)
     settings.CELERY_BROKER_URL = CLOSED_BROKER_URL
+    # The embedded mode names its transport class; the closed URL's scheme must choose Redis.
+    monkeypatch.setitem(celery_app.conf, "broker_transport", None)
+    settings.CELERY_BROKER_TRANSPORT = None
 
     response = client.get("/health")
 
