@@ -16,7 +16,7 @@ from django.db.models.sql.compiler import SQLCompiler
 
 
 @JSONField.register_lookup
-class JSONListHas(Lookup[bool]):
+class JSONListHas(Lookup[str]):
     """The JSON list on the left holds the string on the right."""
 
     lookup_name = "has"
