@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,8 +18,8 @@ from core.logging import (
     TextFormatter,
     log_context,
 )
+from tests.support.processes import run_python
 
-ROOT = Path(__file__).resolve().parents[2]
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO |WARNING|ERROR) +[\w.]+: .+")
 
 
@@ -94,24 +92,10 @@ PROBE = (
 
 
 def _probe(tmp_path: Path, **env: str) -> str:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "LOG_", "DEBUG"))
-    }
-    clean.update(
-        DJANGO_SETTINGS_MODULE="dataguardian.settings",
-        DATAGUARDIAN_DATA_DIR=str(tmp_path / "data"),
-        **env,
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_python(
+        PROBE,
+        drop=("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "LOG_", "DEBUG"),
+        **{"DATAGUARDIAN_DATA_DIR": str(tmp_path / "data"), **env},
     )
     assert result.returncode == 0, result.stderr
     return result.stderr.strip()

@@ -6,17 +6,16 @@ Settings are module-level, so each case imports them in a fresh interpreter.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import run_python
+
 PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s;"
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'],"
@@ -31,36 +30,10 @@ PROBE = (
 
 
 def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            (
-                "DATABASE_URL",
-                "REDIS_URL",
-                "DATAGUARDIAN_",
-                "SECRET_KEY",
-                "DEBUG",
-                "ALLOWED_HOSTS",
-                "LOG_",
-            )
-        )
-    }
-    clean.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "dataguardian.settings",
-            "DATAGUARDIAN_DATA_DIR": str(tmp_path / "data"),
-        },
-        **env,
-    )
-    return subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_python(
+        PROBE,
+        drop=("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"),
+        **{"DATAGUARDIAN_DATA_DIR": str(tmp_path / "data"), **env},
     )
 
 
@@ -103,23 +76,10 @@ BROKER_PROBE = (
 def test_the_embedded_broker_keeps_its_messages_in_the_data_directory_and_warns_nothing(
     tmp_path,
 ):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "LOG_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="dataguardian.settings",
+    result = run_python(
+        BROKER_PROBE,
+        drop=("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "LOG_"),
         DATAGUARDIAN_DATA_DIR=str(tmp_path / "data"),
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", BROKER_PROBE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["up", "up", "LookupError"]  # no worker runs

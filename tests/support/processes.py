@@ -11,11 +11,16 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -37,6 +42,44 @@ def child_env(**extra: str) -> dict[str, str]:
         env["DATABASE_CONN_MAX_AGE"] = "0"
     env.update(extra)
     return env
+
+
+def run_python(code: str, *, drop: tuple[str, ...], **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code`` in the checkout with the project's settings module, in this
+    environment minus the variables whose names start with one of ``drop``, plus ``env``:
+    settings are module-level, so a case that changes them needs a fresh interpreter."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    clean.update(DJANGO_SETTINGS_MODULE="dataguardian.settings", **env)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def wait_for_health(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    seen: dict[int, int],
+    output: Callable[[], str],
+    timeout: float,
+) -> tuple[dict[str, Any], float]:
+    """Poll ``/health`` on ``port`` until it answers 200 while ``proc`` keeps running, noting
+    every descendant seen in ``seen``; the answer and the seconds it took. Fails the test with
+    ``output()`` if ``proc`` exits first or the time runs out."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert proc.poll() is None, f"run exited early ({proc.returncode}):\n{output()}"
+        remember(seen, descendant_pids(proc.pid))
+        status, body = get_json(f"http://127.0.0.1:{port}/health")
+        if status == 200 and body is not None:
+            return body, time.monotonic() - started
+        time.sleep(0.5)
+    pytest.fail(f"/health never answered 200 within {timeout:g} s:\n{output()}")
 
 
 # What each Celery worker ("<name>@<host> ready.") and beat ("beat: Starting...") log when up.

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from django.conf import settings as django_settings
 
 from dataguardian import cli, locations
 from dataguardian.management.commands import run
+from tests.support.processes import run_python
 
 REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -68,19 +67,9 @@ def test_this_checkout_is_recognised_as_one():
 
 
 def _data_dir_setting(**env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DATAGUARDIAN_DATA_DIR")}
-    clean.update(DJANGO_SETTINGS_MODULE="dataguardian.settings", **env)
     # Reading the settings writes nothing (no django.setup(), so no data directory is made).
     probe = "from django.conf import settings; print(settings.DATA_DIR)"
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(probe, drop=("DATAGUARDIAN_DATA_DIR",), **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
