@@ -39,6 +39,7 @@ from tests.support.processes import (
     proc_stat,
     remember,
     rss_kib,
+    wait_for_health,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -463,19 +464,7 @@ def test_embedded_default_boots_serves_health_and_stops_cleanly(tmp_path: Path) 
         return log_path.read_text(errors="replace")
 
     try:
-        started = time.monotonic()
-        body: dict[str, Any] | None = None
-        while time.monotonic() - started < 60:
-            assert proc.poll() is None, f"run exited early ({proc.returncode}):\n{output()}"
-            remember(seen, descendant_pids(proc.pid))
-            status, body = get_json(f"http://127.0.0.1:{port}/health")
-            if status == 200:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"/health never answered 200 within 60 s:\n{output()}")
-        boot_seconds = time.monotonic() - started
-        assert body is not None
+        body, boot_seconds = wait_for_health(proc, port, seen, output, timeout=60)
         assert body["mode"] == "embedded"
         assert body["database"]["status"] == "up"
         assert body["broker"]["status"] == "up"

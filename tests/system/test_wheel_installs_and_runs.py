@@ -32,9 +32,9 @@ from tests.support.processes import (
     cmdline,
     descendant_pids,
     free_port,
-    get_json,
     kill_survivors,
     remember,
+    wait_for_health,
 )
 
 pytestmark = pytest.mark.slow
@@ -222,18 +222,7 @@ def test_the_wheel_installs_from_the_runtime_lock_and_runs_outside_the_checkout(
         return log_path.read_text(errors="replace")
 
     try:
-        started = time.monotonic()
-        while time.monotonic() - started < 90:
-            assert proc.poll() is None, f"run exited early ({proc.returncode}):\n{output()}"
-            remember(seen, descendant_pids(proc.pid))
-            status, body = get_json(f"http://127.0.0.1:{port}/health")
-            if status == 200:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"/health never answered 200 within 90 s:\n{output()}")
-        timings["boot to /health"] = time.monotonic() - started
-        assert body is not None
+        body, timings["boot to /health"] = wait_for_health(proc, port, seen, output, timeout=90)
         assert body["mode"] == "embedded"
 
         status, page = _get(f"http://127.0.0.1:{port}/admin/login/")
