@@ -174,7 +174,7 @@ def _job_lock(job: BackupJob) -> Iterator[bool]:
     processes on one host) an exclusive ``flock`` on a file of the data directory does the same.
     """
     if connection.vendor != "postgresql":
-        with _file_lock(Path(settings.DATA_DIR) / "locks" / f"cleanup-{job.pk}.lock") as held:
+        with _file_lock(lock_file(job)) as held:
             yield held
         return
     key = int.from_bytes(job.pk.bytes[:4], "big", signed=True)
@@ -188,6 +188,11 @@ def _job_lock(job: BackupJob) -> Iterator[bool]:
         if acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, key])
+
+
+def lock_file(job: BackupJob) -> Path:
+    """The file whose ``flock`` is the cleanup lock of ``job`` on SQLite."""
+    return Path(settings.DATA_DIR) / "locks" / f"cleanup-{job.pk}.lock"
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
@@ -21,7 +19,9 @@ from django.utils import timezone
 from executions.cleanup import (
     _LOCK_NAMESPACE,
     _error_text,
+    _file_lock,
     cleanup_job,
+    lock_file,
     prune_failed,
     retention_preview,
     run_cleanup,
@@ -290,15 +290,8 @@ def _cleanup_lock_held_elsewhere(job) -> Iterator[bool]:
             ).fetchone()
             yield row == (True,)
         return
-    path = Path(settings.DATA_DIR) / "locks" / f"cleanup-{job.pk}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-        else:
-            yield True
+    with _file_lock(lock_file(job)) as held:
+        yield held
 
 
 def test_a_storage_error_message_never_shows_the_locations_secret():
