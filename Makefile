@@ -58,9 +58,16 @@ test-server: $(STAMP)
 	@echo "== tests, server mode: PostgreSQL + Redis =="
 	$(SERVER_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# Tests that touch neither the metadata database nor the broker would run the same twice; the
+# server pass runs them: storage adapters on their own, the pipeline, the Docker files, and the
+# installed wheel (which starts its own embedded DataGuardian in a fresh venv whatever the mode).
+MODE_FREE_TESTS := tests/storage/test_local_adapter.py tests/storage/test_s3_adapters.py \
+	tests/storage/test_ssh_adapter.py tests/pipeline tests/docker \
+	tests/system/test_wheel_installs_and_runs.py
+
 test-embedded: $(STAMP)
 	@echo "== tests, embedded mode: SQLite + file-system broker =="
-	$(EMBEDDED_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(EMBEDDED_ENV) $(VENV)/bin/pytest $(addprefix --ignore=,$(MODE_FREE_TESTS)) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
