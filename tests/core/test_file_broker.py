@@ -16,7 +16,7 @@ MESSAGES = 400
 
 
 def _connection(folder: Path) -> Connection:
-    for name in ("queue", "processed"):
+    for name in ("queue", "processed", "control"):
         (folder / name).mkdir(parents=True, exist_ok=True)
     return Connection(
         "filesystem://localhost//",
@@ -25,6 +25,7 @@ def _connection(folder: Path) -> Connection:
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         },
     )
