@@ -95,7 +95,7 @@ def _probe(tmp_path: Path, **env: str) -> str:
     result = run_python(
         PROBE,
         drop=("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "LOG_", "DEBUG"),
-        **{"DATAGUARDIAN_DATA_DIR": str(tmp_path / "data"), **env},
+        env={"DATAGUARDIAN_DATA_DIR": str(tmp_path / "data"), **env},
     )
     assert result.returncode == 0, result.stderr
     return result.stderr.strip()

@@ -33,7 +33,7 @@ def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return run_python(
         PROBE,
         drop=("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"),
-        **{"DATAGUARDIAN_DATA_DIR": str(tmp_path / "data"), **env},
+        env={"DATAGUARDIAN_DATA_DIR": str(tmp_path / "data"), **env},
     )
 
 
@@ -79,7 +79,7 @@ def test_the_embedded_broker_keeps_its_messages_in_the_data_directory_and_warns_
     result = run_python(
         BROKER_PROBE,
         drop=("DATABASE_URL", "REDIS_URL", "DATAGUARDIAN_", "LOG_"),
-        DATAGUARDIAN_DATA_DIR=str(tmp_path / "data"),
+        env={"DATAGUARDIAN_DATA_DIR": str(tmp_path / "data")},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["up", "up", "LookupError"]  # no worker runs

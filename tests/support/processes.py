@@ -44,12 +44,21 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_python(code: str, *, drop: tuple[str, ...], **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -c code`` in the checkout with the project's settings module, in this
-    environment minus the variables whose names start with one of ``drop``, plus ``env``:
-    settings are module-level, so a case that changes them needs a fresh interpreter."""
+def run_python(
+    code: str,
+    *,
+    drop: tuple[str, ...],
+    env: dict[str, str] | None = None,
+    preset_settings: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code`` in the checkout, in this environment minus the variables whose
+    names start with one of ``drop``, plus ``env`` and (unless ``preset_settings`` is false)
+    the project's settings module: settings are module-level, so a case that changes them
+    needs a fresh interpreter."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    clean.update(DJANGO_SETTINGS_MODULE="dataguardian.settings", **env)
+    if preset_settings:
+        clean["DJANGO_SETTINGS_MODULE"] = "dataguardian.settings"
+    clean.update(env or {})
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,

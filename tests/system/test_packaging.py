@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 
-from dataguardian import cli, locations
+from dataguardian import locations
 from dataguardian.management.commands import run
 from tests.support.processes import run_python
 
@@ -69,7 +68,7 @@ def test_this_checkout_is_recognised_as_one():
 def _data_dir_setting(**env: str) -> str:
     # Reading the settings writes nothing (no django.setup(), so no data directory is made).
     probe = "from django.conf import settings; print(settings.DATA_DIR)"
-    result = run_python(probe, drop=("DATAGUARDIAN_DATA_DIR",), **env)
+    result = run_python(probe, drop=("DATAGUARDIAN_DATA_DIR",), env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -90,13 +89,13 @@ def test_run_starts_children_in_the_checkout_or_else_in_the_data_dir(settings, m
 # --- the command ---------------------------------------------------------------------------
 
 
-def test_the_dataguardian_command_is_django_s_with_the_project_settings(monkeypatch, capsys):
-    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+def test_the_dataguardian_command_is_django_s_with_the_project_settings():
+    # In a fresh interpreter: django.setup() in this one would point logging at a captured stream.
+    program = "from dataguardian.cli import main; main(['dataguardian', 'help', '--commands'])"
+    result = run_python(program, drop=("DJANGO_SETTINGS_MODULE",), preset_settings=False)
 
-    cli.main(["dataguardian", "help", "--commands"])
-
-    assert os.environ["DJANGO_SETTINGS_MODULE"] == "dataguardian.settings"
-    commands = set(capsys.readouterr().out.split())
+    assert result.returncode == 0, result.stderr
+    commands = set(result.stdout.split())
     assert {"run", "backup", "restore", "verify", "cleanup", "healthcheck", "migrate"} <= commands
     assert {"createsuperuser", "rotate_encryption_key"} <= commands
 
