@@ -1,8 +1,15 @@
-"""The embedded mode's file-system broker under concurrent producers and consumers: every
-message arrives once and whole, and a message being written is never taken."""
+"""The embedded mode's file-system broker under concurrent producers and consumers, each
+declaring the queue as a worker does at start: every message arrives once and whole, and a
+message being written is never taken.
+
+The producers are processes of their own, as the web server and beat are: kombu keeps the
+bindings a process declared in memory shared by all its connections, so threads of one process
+would not each write the control folder's table as separate processes do."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from queue import Empty
@@ -13,6 +20,17 @@ from kombu import Connection
 from dataguardian.filebroker import PARTIAL, Transport
 
 MESSAGES = 400
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCER = """
+import sys
+from pathlib import Path
+from tests.core.test_file_broker import MESSAGES, _connection
+folder, offset = Path(sys.argv[1]), int(sys.argv[2])
+with _connection(folder) as conn:
+    queue = conn.SimpleQueue("work")
+    for n in range(offset, offset + MESSAGES):
+        queue.put({"n": n, "pad": "x" * 2000})
+"""
 
 
 def _connection(folder: Path) -> Connection:
@@ -37,12 +55,6 @@ def test_messages_from_two_producers_reach_two_consumers_once_and_whole(tmp_path
     producing = threading.Event()
     producing.set()
 
-    def produce(offset: int) -> None:
-        with _connection(tmp_path) as conn:
-            queue = conn.SimpleQueue("work")
-            for n in range(offset, offset + MESSAGES):
-                queue.put({"n": n, "pad": "x" * 2000})
-
     def consume() -> None:
         try:
             with _connection(tmp_path) as conn:
@@ -61,11 +73,20 @@ def test_messages_from_two_producers_reach_two_consumers_once_and_whole(tmp_path
             errors.append(exc)
 
     consumers = [threading.Thread(target=consume) for _ in range(2)]
-    producers = [threading.Thread(target=produce, args=(i * MESSAGES,)) for i in range(2)]
-    for thread in consumers + producers:
+    for thread in consumers:
         thread.start()
-    for thread in producers:
-        thread.join(timeout=120)
+    producers = [
+        subprocess.Popen(
+            [sys.executable, "-c", PRODUCER, str(tmp_path), str(i * MESSAGES)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for producer in producers:
+        _, err = producer.communicate(timeout=120)
+        assert producer.returncode == 0, err
     producing.clear()
     for thread in consumers:
         thread.join(timeout=120)
