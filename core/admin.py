@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 from rest_framework import serializers
 
 from core import system_settings
+from core.admin_base import ModelAdmin
 from core.admin_forms import config_display  # also makes ModelAdmin[...] subscriptable
 from core.fields import MASK, mask_secrets
 from core.models import SystemSetting
@@ -88,7 +89,7 @@ class SystemSettingForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(SystemSetting)
-class SystemSettingAdmin(admin.ModelAdmin[SystemSetting]):
+class SystemSettingAdmin(ModelAdmin[SystemSetting]):
     form = SystemSettingForm
     list_display = ["key", "value_display", "description", "updated_at"]
     search_fields = ["key", "description"]

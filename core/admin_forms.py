@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from core.admin_base import ModelAdmin
 from core.fields import mask_secrets
 from core.registry import Registry, Strategy, UnknownType
 from core.validation import drf_to_django_errors
@@ -330,7 +331,7 @@ class TypeChoiceForm(forms.Form):
 _M = TypeVar("_M", bound=models.Model)
 
 
-class TypedConfigAdmin(admin.ModelAdmin[_M]):
+class TypedConfigAdmin(ModelAdmin[_M]):
     """Admin of a model whose ``type`` selects the structure of a configuration field.
 
     Adding is two steps: the add page without ``?type=`` asks for the type, then reloads with

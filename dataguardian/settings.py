@@ -106,6 +106,9 @@ for _key in ENCRYPTION_KEYS:
         ) from exc
 
 INSTALLED_APPS = [
+    # The admin's theme: before django.contrib.admin, whose templates it replaces.
+    "unfold",
+    "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -117,6 +120,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "core",
     "dataguardian",
@@ -153,11 +157,22 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "notifications.context.unread_notifications",
             ],
         },
     },
 ]
+
+# --- Admin theme (django-unfold) -----------------------------------------------------------
+UNFOLD: dict[str, Any] = {
+    "SITE_TITLE": "DataGuardian",
+    "SITE_HEADER": "DataGuardian",
+    "SITE_SUBHEADER": "Backups you can restore",
+    "SITE_URL": "/",
+    "SITE_SYMBOL": "shield",
+    "SHOW_VIEW_ON_SITE": False,
+    "SHOW_HISTORY": True,
+    "SIDEBAR": "dataguardian.navigation.sidebar",
+}
 
 # --- Database ------------------------------------------------------------------------------
 DATABASE_URL = env_secret("DATABASE_URL")
@@ -339,6 +354,11 @@ SPECTACULAR_SETTINGS = {
     # from the admin login is enough in a browser).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": "/api",
+    # Swagger UI and ReDoc from the static files (drf-spectacular-sidecar), not from a CDN:
+    # the docs work on a server that has no way out to the internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # One name per choice set that several fields share (a notification's type and a
     # channel's event types; severity and a channel's minimum severity).
     "ENUM_NAME_OVERRIDES": {

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from core.admin_base import ModelAdmin
 from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
 from datasources.engines import ENGINES
 from datasources.models import Datasource, HealthCheck
@@ -92,7 +93,7 @@ class DatasourceAdmin(TypedConfigAdmin[Datasource]):
 
 
 @admin.register(HealthCheck)
-class HealthCheckAdmin(admin.ModelAdmin[HealthCheck]):
+class HealthCheckAdmin(ModelAdmin[HealthCheck]):
     """Health history is a record of what happened: viewable, never edited."""
 
     list_display = ["datasource", "checked_at", "status_badge", "latency_ms", "short_error"]

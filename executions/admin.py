@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.safestring import SafeString
 
+from core.admin_base import ModelAdmin, TabularInline
 from core.admin_forms import ReadOnlyMixin, status_badge
 from executions.models import BackupChunk, BackupExecution
 from executions.services import create_backup_execution
@@ -16,7 +17,7 @@ from jobs.admin import BackupJobAdmin
 from jobs.models import BackupJob
 
 
-class BackupChunkInline(ReadOnlyMixin, admin.TabularInline[BackupChunk, BackupExecution]):
+class BackupChunkInline(ReadOnlyMixin, TabularInline[BackupChunk, BackupExecution]):
     model = BackupChunk
     fields = ["chunk_number", "file_path", "size", "checksum", "created_at"]
     readonly_fields = ["chunk_number", "file_path", "size", "checksum", "created_at"]
@@ -31,7 +32,7 @@ class BackupChunkInline(ReadOnlyMixin, admin.TabularInline[BackupChunk, BackupEx
 
 
 @admin.register(BackupExecution)
-class BackupExecutionAdmin(ReadOnlyMixin, admin.ModelAdmin[BackupExecution]):
+class BackupExecutionAdmin(ReadOnlyMixin, ModelAdmin[BackupExecution]):
     list_display = [
         "created_at",
         "job",
@@ -98,7 +99,7 @@ class BackupExecutionAdmin(ReadOnlyMixin, admin.ModelAdmin[BackupExecution]):
 
 
 @admin.register(BackupChunk)
-class BackupChunkAdmin(ReadOnlyMixin, admin.ModelAdmin[BackupChunk]):
+class BackupChunkAdmin(ReadOnlyMixin, ModelAdmin[BackupChunk]):
     list_display = ["execution", "chunk_number", "file_path", "size", "checksum", "created_at"]
     list_select_related = ["execution"]
     search_fields = ["file_path", "checksum", "=execution__id"]

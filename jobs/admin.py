@@ -7,10 +7,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core import admin_forms  # noqa: F401  (makes ModelAdmin[...] work at runtime)
+from core.admin_base import ModelAdmin
 from jobs.models import BackupJob
 
 
-class BackupJobAdmin(admin.ModelAdmin[BackupJob]):
+class BackupJobAdmin(ModelAdmin[BackupJob]):
     """The job's fields and its own actions. Registered by ``executions.admin``, which adds
     the actions that create executions (``jobs`` never imports ``executions``)."""
 

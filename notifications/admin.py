@@ -10,13 +10,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from core.admin_base import ModelAdmin, TabularInline
 from core.admin_forms import ReadOnlyMixin, TypedConfigAdmin, config_field_names, status_badge
 from notifications.channels import CHANNELS
 from notifications.delivery import send_test
 from notifications.models import Delivery, Notification, NotificationChannel
 
 
-class DeliveryInline(ReadOnlyMixin, admin.TabularInline[Delivery, Notification]):
+class DeliveryInline(ReadOnlyMixin, TabularInline[Delivery, Notification]):
     model = Delivery
     fields = ["created_at", "channel", "attempt", "status", "code", "latency_ms", "error"]
     readonly_fields = ["created_at", "channel", "attempt", "status", "code", "latency_ms", "error"]
@@ -42,7 +43,7 @@ class ReadFilter(admin.SimpleListFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin[Notification]):
+class NotificationAdmin(ModelAdmin[Notification]):
     list_display = ["title", "type", "severity_badge", "entity_type", "is_read", "created_at"]
     list_filter = [ReadFilter, "severity", "type", "entity_type"]
     search_fields = ["title", "message", "=entity_id"]
@@ -176,7 +177,7 @@ class NotificationChannelAdmin(TypedConfigAdmin[NotificationChannel]):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin[Delivery]):
+class DeliveryAdmin(ReadOnlyMixin, ModelAdmin[Delivery]):
     list_display = [
         "created_at",
         "channel",
