@@ -354,11 +354,10 @@ SPECTACULAR_SETTINGS = {
     # from the admin login is enough in a browser).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": "/api",
-    # Swagger UI and ReDoc from the static files (drf-spectacular-sidecar), not from a CDN:
+    # Swagger UI from the static files (drf-spectacular-sidecar), not from a CDN:
     # the docs work on a server that has no way out to the internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     # One name per choice set that several fields share (a notification's type and a
     # channel's event types; severity and a channel's minimum severity).
     "ENUM_NAME_OVERRIDES": {
