@@ -172,6 +172,7 @@ UNFOLD: dict[str, Any] = {
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_HISTORY": True,
     "SIDEBAR": "dataguardian.navigation.sidebar",
+    "DASHBOARD_CALLBACK": "dataguardian.dashboard.dashboard_callback",
 }
 
 # --- Database ------------------------------------------------------------------------------

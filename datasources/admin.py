@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString
 
 from core.admin_base import ModelAdmin
 from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from core.paginator import CappedPaginator
 from datasources.engines import ENGINES
 from datasources.models import Datasource, HealthCheck
 
@@ -97,8 +98,9 @@ class HealthCheckAdmin(ModelAdmin[HealthCheck]):
     """Health history is a record of what happened: viewable, never edited."""
 
     list_display = ["datasource", "checked_at", "status_badge", "latency_ms", "short_error"]
-    list_filter = ["status", "datasource__type"]
+    list_filter = ["status", "datasource", "datasource__type"]
     list_select_related = ["datasource"]
+    paginator = CappedPaginator
     search_fields = ["datasource__name", "error_message"]
     ordering = ["-checked_at"]
     date_hierarchy = "checked_at"

@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString
 
 from core.admin_base import ModelAdmin, TabularInline
 from core.admin_forms import ReadOnlyMixin, status_badge
+from core.paginator import CappedPaginator
 from executions.models import BackupChunk, BackupExecution
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backups
@@ -45,8 +46,17 @@ class BackupExecutionAdmin(ReadOnlyMixin, ModelAdmin[BackupExecution]):
         "datasource",
         "storage_location",
     ]
-    list_filter = ["status", "kind", "trigger", "backup_type", "storage_location"]
+    list_filter = [
+        "status",
+        "kind",
+        "trigger",
+        "backup_type",
+        "job",
+        "datasource",
+        "storage_location",
+    ]
     list_select_related = ["job", "datasource", "storage_location"]
+    paginator = CappedPaginator
     search_fields = ["=id", "job__name", "datasource__name", "backup_path"]
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
@@ -106,6 +116,7 @@ class BackupChunkAdmin(ReadOnlyMixin, ModelAdmin[BackupChunk]):
     ordering = ["-created_at", "chunk_number"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = CappedPaginator
     readonly_fields = [
         "execution",
         "chunk_number",

@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString
 
 from core.admin_base import ModelAdmin, TabularInline
 from core.admin_forms import ReadOnlyMixin, TypedConfigAdmin, config_field_names, status_badge
+from core.paginator import CappedPaginator
 from notifications.channels import CHANNELS
 from notifications.delivery import send_test
 from notifications.models import Delivery, Notification, NotificationChannel
@@ -50,6 +51,7 @@ class NotificationAdmin(ModelAdmin[Notification]):
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = CappedPaginator
     readonly_fields = ["read_at", "dispatched_at"]
     actions = ["mark_as_read", "mark_as_unread"]
     inlines = [DeliveryInline]
@@ -193,6 +195,7 @@ class DeliveryAdmin(ReadOnlyMixin, ModelAdmin[Delivery]):
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = CappedPaginator
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Delivery) -> SafeString:
