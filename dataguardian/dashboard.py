@@ -17,28 +17,24 @@ from django.views.decorators.http import require_GET
 
 from executions.dashboard import CRITICAL_PERCENT, STRIP_DAYS, WARNING_PERCENT, dashboard
 from executions.dashboard import running_now as running_executions
-from executions.dashboard.strips import CELL_LABELS, SizeChart
+from executions.dashboard.strips import LEGEND, SizeChart
 
 #: Seconds between two refreshes of the "running now" panel while something runs.
 POLL_SECONDS = 2
 
 
-def _running_context() -> dict[str, Any]:
-    return {
-        "running": running_executions(timezone.now()),
-        "running_url": reverse("dashboard-running-now"),
-        "poll_seconds": POLL_SECONDS,
-    }
+def _polling() -> dict[str, Any]:
+    return {"running_url": reverse("dashboard-running-now"), "poll_seconds": POLL_SECONDS}
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     """The dashboard's context, added to the theme's."""
-    context.update(dashboard(timezone.now()))
-    context.update(_running_context())
+    context.update(dashboard(timezone.now()))  # "running" among them
+    context.update(_polling())
     context.update(
         {
             "strip_days": STRIP_DAYS,
-            "cell_labels": CELL_LABELS,
+            "legend": LEGEND,
             "chart_width": SizeChart.WIDTH,
             "chart_height": SizeChart.HEIGHT,
             "warning_percent": WARNING_PERCENT,
@@ -54,4 +50,5 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
 @staff_member_required
 def running_now(request: HttpRequest) -> TemplateResponse:
     """The "running now" panel alone, which the dashboard polls while it lists anything."""
-    return TemplateResponse(request, "admin/dashboard/running_now.html", _running_context())
+    context = {"running": running_executions(timezone.now()), **_polling()}
+    return TemplateResponse(request, "admin/dashboard/running_now.html", context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,10 +13,16 @@ from django.urls import reverse
 def changelist(model: str, **filters: Any) -> str:
     """The admin list of ``model`` ("app_label.model_name") filtered by ``filters``, lookups
     the list accepts in its query string (``status__exact``, ``created_at__gte``, …)."""
-    app_label, model_name = model.split(".")
-    url = reverse(f"admin:{app_label}_{model_name}_changelist")
+    url = _changelist_url(model)
     query = {key: _param(value) for key, value in filters.items()}
     return f"{url}?{urlencode(query)}" if query else url
+
+
+@cache
+def _changelist_url(model: str) -> str:
+    # Reversed once per model: the strips link each of their hundreds of cells.
+    app_label, model_name = model.split(".")
+    return reverse(f"admin:{app_label}_{model_name}_changelist")
 
 
 def change(model: str, pk: object) -> str:

@@ -288,24 +288,23 @@ def _capacity(location: StorageLocation, used: int) -> int | None:
 
 def storage_usage() -> list[LocationUsage]:
     """Every storage location with the compressed size of its completed backups and its
-    capacity. One query."""
-    locations = StorageLocation.objects.annotate(
-        used=Sum(
-            "backup_executions__compressed_size_bytes",
-            filter=Q(
-                backup_executions__status=Status.COMPLETED,
-                backup_executions__kind=BackupExecution.Kind.BACKUP,
-            ),
-        )
-    ).order_by("name")
+    capacity. Two queries: the sums grouped on the executions table alone, which is far
+    cheaper than grouping a join by every column of the locations."""
+    used = dict(
+        BackupExecution.objects.filter(status=Status.COMPLETED, kind=BackupExecution.Kind.BACKUP)
+        .order_by()
+        .values_list("storage_location_id")
+        .annotate(total=Sum("compressed_size_bytes"))
+        .values_list("storage_location_id", "total")
+    )
     usages = []
-    for location in locations:
-        used = int(location.used or 0)
+    for location in StorageLocation.objects.order_by("name"):
+        stored = int(used.get(location.pk) or 0)
         usages.append(
             LocationUsage(
                 location,
-                used,
-                _capacity(location, used),
+                stored,
+                _capacity(location, stored),
                 changelist(
                     "executions.backupexecution",
                     storage_location__id__exact=location.pk,

@@ -63,12 +63,27 @@ class LocalDate(Func):
         )
 
 
+#: The colour of each cell status (the theme's classes, readable on light and dark).
+CELL_CLASSES = {
+    "failure": "bg-red-600",
+    "running": "bg-blue-500",
+    "success": "bg-green-600",
+    "missed": "bg-orange-400",
+    "none": "bg-base-200 dark:bg-base-700",
+}
+LEGEND = [(CELL_LABELS[status], CELL_CLASSES[status]) for status in CELL_LABELS]
+
+
 @dataclass(frozen=True)
 class DayCell:
     day: date
     status: str  # a key of CELL_LABELS
     title: str
     url: str
+
+    @property
+    def css(self) -> str:
+        return CELL_CLASSES[self.status]
 
 
 @dataclass(frozen=True)

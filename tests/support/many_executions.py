@@ -37,8 +37,8 @@ FROM generate_series(%(first)s, %(last)s) AS g
 """
 
 
-def insert_executions(job: BackupJob, count: int) -> None:
-    """``count`` backups of ``job``, one every ``SPACING_MINUTES`` going back from now: one
+def insert_executions(job: BackupJob, count: int, spacing_minutes: int = SPACING_MINUTES) -> None:
+    """``count`` backups of ``job``, one every ``spacing_minutes`` going back from now: one
     ``INSERT … SELECT generate_series`` on PostgreSQL, batched ``bulk_create`` elsewhere."""
     now = timezone.now()
     if connection.vendor == "postgresql":
@@ -51,7 +51,7 @@ def insert_executions(job: BackupJob, count: int) -> None:
                     "storage": job.storage_location_id,
                     "statuses": STATUSES,
                     "n_statuses": len(STATUSES),
-                    "spacing": SPACING_MINUTES,
+                    "spacing": spacing_minutes,
                     "now": now,
                     "first": 1,
                     "last": count,
@@ -61,12 +61,15 @@ def insert_executions(job: BackupJob, count: int) -> None:
         return
     for start in range(1, count + 1, BATCH):
         BackupExecution.objects.bulk_create(
-            [_execution(job, g, now) for g in range(start, min(start + BATCH, count + 1))]
+            [
+                _execution(job, g, now, spacing_minutes)
+                for g in range(start, min(start + BATCH, count + 1))
+            ]
         )
 
 
-def _execution(job: BackupJob, g: int, now: datetime) -> BackupExecution:
-    created = now - timedelta(minutes=g * SPACING_MINUTES)
+def _execution(job: BackupJob, g: int, now: datetime, spacing: int) -> BackupExecution:
+    created = now - timedelta(minutes=g * spacing)
     status = STATUSES[g % len(STATUSES)]
     return BackupExecution(
         id=uuid.uuid4(),
