@@ -245,6 +245,9 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+# The theme's login form sends no "next" when the page was opened directly; land on the
+# dashboard rather than Django's default /accounts/profile/, which does not exist here.
+LOGIN_REDIRECT_URL = "admin:index"
 
 # --- Admin bootstrap -----------------------------------------------------------------------
 ADMIN_USERNAME = env.str("DATAGUARDIAN_ADMIN_USERNAME", default="admin")

@@ -62,3 +62,14 @@ def test_the_dashboard_shows_each_location_and_its_level(admin_client):
     page = admin_client.get("/admin/").content.decode()
     assert f'data-location="{location.pk}" data-level="critical"' in page
     assert "96 %" in page
+
+
+def test_the_used_size_links_to_the_completed_backups_stored_there(admin_client):
+    here = _location_with(1, config={"path": "/srv/a", "max_size_gb": 10})
+    elsewhere = _location_with(1, config={"path": "/srv/b", "max_size_gb": 10})
+    response = admin_client.get(_usage(here).url)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert str(here.backup_executions.get(status="completed", kind="backup").pk) in page
+    assert str(elsewhere.backup_executions.get(status="completed", kind="backup").pk) not in page
+    assert str(here.backup_executions.get(status="failed").pk) not in page
