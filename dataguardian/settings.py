@@ -172,6 +172,7 @@ UNFOLD: dict[str, Any] = {
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_HISTORY": True,
     "SIDEBAR": "dataguardian.navigation.sidebar",
+    "DASHBOARD_CALLBACK": "dataguardian.dashboard.dashboard_callback",
 }
 
 # --- Database ------------------------------------------------------------------------------
@@ -244,6 +245,9 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+# The theme's login form sends no "next" when the page was opened directly; land on the
+# dashboard rather than Django's default /accounts/profile/, which does not exist here.
+LOGIN_REDIRECT_URL = "admin:index"
 
 # --- Admin bootstrap -----------------------------------------------------------------------
 ADMIN_USERNAME = env.str("DATAGUARDIAN_ADMIN_USERNAME", default="admin")

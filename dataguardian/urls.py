@@ -3,10 +3,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import api as core_api
-from dataguardian import api, views
+from dataguardian import api, dashboard, views
 from datasources.api import DatasourceViewSet
 from executions.api import ExecutionViewSet
 from executions.job_api import JobViewSet
@@ -48,7 +49,10 @@ api_urls: list[URLPattern | URLResolver] = [
 handler404 = "core.api.not_found"
 
 urlpatterns = [
+    # The site has no pages of its own: its root is the admin's dashboard.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="root"),
     slash_optional("health", views.health, "health"),
+    path("admin/dashboard/running-now/", dashboard.running_now, name="dashboard-running-now"),
     path("admin/", admin.site.urls),
     # The API's root (the router's) at /api as at /api/, like every path below it.
     path("api", router.get_api_root_view()),

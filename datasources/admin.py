@@ -9,9 +9,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from unfold.contrib.filters.admin import RangeDateTimeFilter
 
 from core.admin_base import ModelAdmin
 from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from core.paginator import CappedPaginator
 from datasources.engines import ENGINES
 from datasources.models import Datasource, HealthCheck
 
@@ -97,11 +99,12 @@ class HealthCheckAdmin(ModelAdmin[HealthCheck]):
     """Health history is a record of what happened: viewable, never edited."""
 
     list_display = ["datasource", "checked_at", "status_badge", "latency_ms", "short_error"]
-    list_filter = ["status", "datasource__type"]
+    list_filter = ["status", "datasource", "datasource__type", ("checked_at", RangeDateTimeFilter)]
+    list_filter_submit = True  # the date range is typed in, then applied
     list_select_related = ["datasource"]
+    paginator = CappedPaginator
     search_fields = ["datasource__name", "error_message"]
     ordering = ["-checked_at"]
-    date_hierarchy = "checked_at"
     show_full_result_count = False
     readonly_fields = [
         "datasource",

@@ -102,6 +102,8 @@ class HealthCheck(models.Model):
             models.Index(
                 "datasource", models.F("checked_at").desc(), name="health_checks_ds_checked_idx"
             ),
+            # The admin's list, newest first across every datasource, and the history purge.
+            models.Index(models.F("checked_at").desc(), name="health_checks_checked_idx"),
         ]
         constraints = [
             models.CheckConstraint(

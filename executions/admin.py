@@ -7,9 +7,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.safestring import SafeString
+from unfold.contrib.filters.admin import RangeDateTimeFilter
 
 from core.admin_base import ModelAdmin, TabularInline
 from core.admin_forms import ReadOnlyMixin, status_badge
+from core.paginator import CappedPaginator
 from executions.models import BackupChunk, BackupExecution
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backups
@@ -45,11 +47,25 @@ class BackupExecutionAdmin(ReadOnlyMixin, ModelAdmin[BackupExecution]):
         "datasource",
         "storage_location",
     ]
-    list_filter = ["status", "kind", "trigger", "backup_type", "storage_location"]
+    list_filter = [
+        "status",
+        "kind",
+        "trigger",
+        "backup_type",
+        "job",
+        "datasource",
+        "storage_location",
+        ("created_at", RangeDateTimeFilter),
+    ]
+    # The date range is a filter rather than a date hierarchy: the hierarchy's year links
+    # cost a scan of the whole table on every page.
+    list_filter_submit = True
     list_select_related = ["job", "datasource", "storage_location"]
+    # The theme's rendering is most of a list's time; 50 rows keep a page well under 150 ms.
+    list_per_page = 50
+    paginator = CappedPaginator
     search_fields = ["=id", "job__name", "datasource__name", "backup_path"]
     ordering = ["-created_at"]
-    date_hierarchy = "created_at"
     show_full_result_count = False  # a big table: skip the second COUNT(*)
     inlines = [BackupChunkInline]
     fieldsets = [
@@ -106,6 +122,7 @@ class BackupChunkAdmin(ReadOnlyMixin, ModelAdmin[BackupChunk]):
     ordering = ["-created_at", "chunk_number"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = CappedPaginator
     readonly_fields = [
         "execution",
         "chunk_number",

@@ -110,6 +110,13 @@ class BackupExecution(models.Model):
             models.Index(fields=["status", "heartbeat_at"], name="executions_status_hb_idx"),
             models.Index(models.F("created_at").desc(), name="executions_created_idx"),
             models.Index("datasource", "status", name="executions_ds_status_idx"),
+            # What the dashboard sums per storage location, readable from the index alone.
+            models.Index(
+                "storage_location",
+                "compressed_size_bytes",
+                condition=models.Q(status="completed", kind="backup"),
+                name="executions_stored_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

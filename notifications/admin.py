@@ -9,9 +9,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString
+from unfold.contrib.filters.admin import RangeDateTimeFilter
 
 from core.admin_base import ModelAdmin, TabularInline
 from core.admin_forms import ReadOnlyMixin, TypedConfigAdmin, config_field_names, status_badge
+from core.paginator import CappedPaginator
 from notifications.channels import CHANNELS
 from notifications.delivery import send_test
 from notifications.models import Delivery, Notification, NotificationChannel
@@ -45,11 +47,18 @@ class ReadFilter(admin.SimpleListFilter):
 @admin.register(Notification)
 class NotificationAdmin(ModelAdmin[Notification]):
     list_display = ["title", "type", "severity_badge", "entity_type", "is_read", "created_at"]
-    list_filter = [ReadFilter, "severity", "type", "entity_type"]
+    list_filter = [
+        ReadFilter,
+        "severity",
+        "type",
+        "entity_type",
+        ("created_at", RangeDateTimeFilter),
+    ]
+    list_filter_submit = True  # the date range is typed in, then applied
     search_fields = ["title", "message", "=entity_id"]
     ordering = ["-created_at"]
-    date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = CappedPaginator
     readonly_fields = ["read_at", "dispatched_at"]
     actions = ["mark_as_read", "mark_as_unread"]
     inlines = [DeliveryInline]
@@ -193,6 +202,7 @@ class DeliveryAdmin(ReadOnlyMixin, ModelAdmin[Delivery]):
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = CappedPaginator
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Delivery) -> SafeString:
