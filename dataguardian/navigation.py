@@ -96,7 +96,10 @@ def sidebar(request: HttpRequest) -> dict[str, Any]:
     """The sidebar for this request: the theme reads it through this dotted path in
     ``UNFOLD``, so the settings import nothing of the project's. The "Unread" entry carries
     the unread count, or no badge when there is none."""
-    badge = unread_badge()
+    # The theme asks for the sidebar several times while rendering one page: count once.
+    if not hasattr(request, "_unread_badge"):
+        request._unread_badge = unread_badge()  # type: ignore[attr-defined]
+    badge = request._unread_badge  # type: ignore[attr-defined]
     groups = []
     for group in SIDEBAR["navigation"]:
         items = [

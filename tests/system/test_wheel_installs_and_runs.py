@@ -50,7 +50,7 @@ HOW_TO_FILL = (
 BUILD_OPTIONS = ("--no-deps", "--no-build-isolation", "--no-index")
 SHOW_TEMPLATE_ORIGIN = (
     "from django.template.loader import get_template; "
-    "print(get_template('admin/base_site.html').origin.name)"
+    "print(get_template('admin/index.html').origin.name)"
 )
 PACKAGES = {"core", "dataguardian", "datasources", "storage", "jobs", "executions", "notifications"}
 # Left out of the copy the wheel is built from: local state and earlier build output.
@@ -149,6 +149,7 @@ def _check_wheel_contents(wheel: Path) -> None:
         scripts = archive.read(entry_points).decode()
     top_level = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
     assert top_level == PACKAGES, "the wheel holds more or fewer than the apps (tests? bench?)"
+    assert "dataguardian/templates/admin/index.html" in names
     assert "dataguardian/templates/admin/config_type_select.html" in names
     assert "executions/migrations/0001_initial.py" in names
     assert "dataguardian = dataguardian.cli:main" in scripts
@@ -263,7 +264,7 @@ def test_the_wheel_installs_from_the_runtime_lock_and_runs_outside_the_checkout(
     assert str(data_dir / "admin_password") in output()
     assert list(work.iterdir()) == [], "run wrote into its working directory"
 
-    # The admin's header override is the installed package's, found before the admin's own.
+    # The dashboard (the admin's index) is the installed package's, found before the theme's.
     origin = _run(
         [venv / "bin" / "dataguardian", "shell", "--no-imports", "-c", SHOW_TEMPLATE_ORIGIN],
         cwd=work,
@@ -272,5 +273,5 @@ def test_the_wheel_installs_from_the_runtime_lock_and_runs_outside_the_checkout(
     assert origin.returncode == 0, origin.stderr
     site_packages = next((venv / "lib").glob("python3*/site-packages"))
     assert origin.stdout.strip() == str(
-        site_packages / "dataguardian" / "templates" / "admin" / "base_site.html"
+        site_packages / "dataguardian" / "templates" / "admin" / "index.html"
     )
