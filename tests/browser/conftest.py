@@ -66,29 +66,45 @@ def _context(browser: Browser, server: Server, watch: Watch, **options: Any) -> 
     return context
 
 
-@pytest.fixture
-def watch(server: Server) -> Watch:
+@pytest.fixture(scope="session")
+def _watch(server: Server) -> Watch:
     return Watch(server.url)
 
 
 @pytest.fixture
-def context(browser: Browser, server: Server, login_state, watch: Watch):
-    """A logged-in browser context at 1280x800, its requests and console watched."""
-    ctx = _context(browser, server, watch, storage_state=login_state)
+def watch(_watch: Watch) -> Watch:
+    """The watch over the logged-in pages, emptied for this test."""
+    _watch.reset()
+    return _watch
+
+
+@pytest.fixture(scope="session")
+def context(browser: Browser, server: Server, login_state, _watch: Watch):
+    """The logged-in browser context, its requests and console watched."""
+    ctx = _context(browser, server, _watch, storage_state=login_state)
     yield ctx
     ctx.close()
 
 
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
+@pytest.fixture(scope="session")
+def _page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
 @pytest.fixture
-def anonymous_page(browser: Browser, server: Server, watch: Watch) -> Iterator[Page]:
-    """A page of a context that has not logged in."""
-    ctx = _context(browser, server, watch)
-    yield ctx.new_page()
+def page(_page: Page, watch: Watch) -> Page:
+    """The logged-in page at 1280x800; one page serves every test (a new one costs a renderer
+    process), each test starts by going somewhere."""
+    _page.set_viewport_size(DESKTOP)
+    return _page
+
+
+@pytest.fixture
+def anonymous_page(browser: Browser, server: Server) -> Iterator[tuple[Page, Watch]]:
+    """A page of a context that has not logged in, and the watch over it."""
+    anonymous_watch = Watch(server.url)
+    ctx = _context(browser, server, anonymous_watch)
+    yield ctx.new_page(), anonymous_watch
     ctx.close()
 
 

@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,42 @@ def copy_to_docs(source: Path, docs_name: str) -> Path:
     return target
 
 
+def settle(page: Page) -> None:
+    """Wait until the page's fonts are in and it has painted a frame (after a resize, say)."""
+    page.evaluate(
+        "() => document.fonts.ready.then("
+        "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))))"
+    )
+
+
+def focused(page: Page) -> dict[str, str]:
+    """What has the keyboard focus: tag, id, name, type, href, value and text."""
+    found: dict[str, str] = page.evaluate(
+        """() => {
+            const e = document.activeElement || document.body;
+            const attr = name => e.getAttribute(name) || "";
+            return {tag: e.tagName.toLowerCase(), id: e.id, name: attr("name"),
+                    type: attr("type"), href: attr("href"), value: e.value || "",
+                    text: (e.innerText || "").trim().slice(0, 60)};
+        }"""
+    )
+    return found
+
+
+def tab_until(
+    page: Page, wanted: Callable[[dict[str, str]], bool], limit: int = 80
+) -> list[dict[str, str]]:
+    """Press Tab until the focused element is ``wanted`` (at most ``limit`` times); every
+    element focused on the way, the wanted one last. Fails naming them if it never is."""
+    seen: list[dict[str, str]] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        seen.append(focused(page))
+        if wanted(seen[-1]):
+            return seen
+    raise AssertionError(f"not reached with {limit} Tabs; focused on the way: {seen}")
+
+
 def horizontal_overflow(page: Page) -> int:
     """How many CSS pixels the page is wider than the window (0: no sideways scrolling)."""
     overflow: int = page.evaluate(
@@ -153,6 +189,10 @@ class Watch:
         if message.type == "error":
             where = message.location.get("url", "") if message.location else ""
             self.console_errors.append(f"{message.text} ({where})")
+
+    def reset(self) -> None:
+        for found in (self.outside, self.insecure, self.console_errors, self.page_errors):
+            found.clear()
 
     def problems(self) -> dict[str, list[str]]:
         """What went wrong, by kind; empty when nothing did."""
