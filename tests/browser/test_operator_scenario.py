@@ -2,8 +2,8 @@
 sees: log in; add a PostgreSQL datasource (refused while the user is wrong, saved once it is
 right); add a local storage location; make a job from the daily preset; run it now and follow
 the execution to ``completed`` without reloading; restore it into a second, empty database
-through the wizard; see the dashboard count the runs and the job's strip turn green; cancel a
-long-running backup from its page.
+through the wizard; see the dashboard count the runs and today's cell of the job's strip
+change; cancel a long-running backup from its page.
 
 The steps use the admin's agreed names (the shared UI contract: the connection test on save,
 the typed job form, the execution page's live status and actions, the restore wizard, the
@@ -29,8 +29,10 @@ import contextlib
 import re
 import secrets
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -187,8 +189,18 @@ def completed_in_24h(page: Page) -> int:
     return int(numbers[0])
 
 
-def strip_cells(page: Page, job_id: str, status: str) -> int:
-    return page.locator(f"#job-strip-{job_id} [data-day][data-status={status}]").count()
+def strip(page: Page, job_id: str) -> dict[str, str]:
+    """The dashboard's strip of a job: day (as the cell names it) -> the cell's status."""
+    cells = page.locator(f"#job-strip-{job_id} [data-day][data-status]")
+    cells.first.wait_for()
+    found: dict[str, str] = cells.evaluate_all(
+        "cells => Object.fromEntries(cells.map(c => [c.dataset.day, c.dataset.status]))"
+    )
+    return found
+
+
+def today_in(zone: str) -> str:
+    return datetime.now(ZoneInfo(zone)).date().isoformat()
 
 
 # --- the steps -----------------------------------------------------------------------------
@@ -314,7 +326,8 @@ def test_a_job_made_from_the_daily_preset_shows_its_schedule_and_keeps_its_reten
     journey.facts["job"] = job
     journey.facts["job_url"] = page.url
     page.goto("/admin/")
-    assert strip_cells(page, job["id"], "completed") == 0  # not run yet
+    journey.facts["strip_before"] = strip(page, job["id"])  # not run yet
+    assert today_in(job["schedule_timezone"]) in journey.facts["strip_before"]
     assert journey.watch.problems() == {}
 
 
@@ -377,7 +390,7 @@ def test_the_restore_wizard_restores_the_backup_into_an_empty_database(journey):
     assert journey.watch.problems() == {}
 
 
-def test_the_dashboard_counts_the_runs_and_the_job_strip_shows_today_completed(journey):
+def test_the_dashboard_counts_the_runs_and_the_job_strip_marks_today(journey):
     page = journey.page
     before = journey.need("completed_before", "the dashboard shows its headline")
     journey.need("restored", "the restore wizard restores the backup")
@@ -385,7 +398,11 @@ def test_the_dashboard_counts_the_runs_and_the_job_strip_shows_today_completed(j
     page.goto("/admin/")
 
     assert completed_in_24h(page) > before
-    assert strip_cells(page, job["id"], "completed") >= 1
+    today = today_in(job["schedule_timezone"])
+    strip_before, strip_after = journey.facts["strip_before"], strip(page, job["id"])
+    assert set(strip_after) == set(strip_before)
+    changed = {day for day in strip_after if strip_after[day] != strip_before[day]}
+    assert changed == {today}, (strip_before, strip_after)
     assert journey.watch.problems() == {}
 
 
