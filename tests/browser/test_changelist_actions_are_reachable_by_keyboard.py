@@ -10,7 +10,9 @@ from tests.support.browser import focused, tab_until
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
-def test_add_select_a_row_choose_an_action_and_run_it_by_keyboard(page, seeded, watch):
+def test_add_select_a_row_choose_an_action_and_run_it_by_keyboard(page, server, seeded, watch):
+    runs = f"/api/executions?job={seeded['job']['id']}"
+    runs_before = server.api("GET", runs)["count"]
     page.goto("/admin/jobs/backupjob/", wait_until="load")
 
     tab_until(page, lambda element: element["href"].endswith("/admin/jobs/backupjob/add/"))
@@ -28,5 +30,6 @@ def test_add_select_a_row_choose_an_action_and_run_it_by_keyboard(page, seeded, 
     with page.expect_navigation():
         page.keyboard.press("Enter")
 
-    assert page.get_by_text("Queued 1 backup(s).").is_visible()
+    assert page.get_by_text("Queued 1 backup(s)").first.is_visible()
+    assert server.api("GET", runs)["count"] == runs_before + 1
     assert watch.problems() == {}
