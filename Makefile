@@ -69,6 +69,15 @@ test-embedded: $(STAMP)
 	@echo "== tests, embedded mode: SQLite + file-system broker =="
 	$(EMBEDDED_ENV) $(VENV)/bin/pytest $(addprefix --ignore=,$(MODE_FREE_TESTS)) $(PYTEST_ARGS)
 
+# The browser tests alone (part of test-server too): Debian's Chromium against a `manage.py run
+# all` of their own; docs-images also refreshes the user guide's screenshots in docs/images/.
+.PHONY: test-browser docs-images
+test-browser: $(STAMP)
+	$(SERVER_ENV) $(VENV)/bin/pytest tests/browser $(PYTEST_ARGS)
+
+docs-images: $(STAMP)
+	DATAGUARDIAN_UPDATE_DOCS_IMAGES=1 $(SERVER_ENV) $(VENV)/bin/pytest tests/browser $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	DATAGUARDIAN_DATA_DIR=$(TEST_DATA_DIR) $(VENV)/bin/mypy .
