@@ -3,6 +3,7 @@ scheduler tick and the reaper create executions here; ``executions.tasks`` sends
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from core.queues import PRIORITY_MANUAL, PRIORITY_SCHEDULED
@@ -68,7 +69,7 @@ def delete_execution(execution: BackupExecution) -> None:
     execution.delete()
 
 
-def newest_completed_backup(job_id: object) -> BackupExecution | None:
+def newest_completed_backup(job_id: uuid.UUID) -> BackupExecution | None:
     """The job's newest completed backup: the one a restore would reach for first."""
     return (
         BackupExecution.objects.filter(
