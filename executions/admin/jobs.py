@@ -10,12 +10,17 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.views.decorators.http import require_POST
 
 from core.admin_actions import ObjectAction, ObjectActionsMixin
 from core.display import human_size, zoned_time
@@ -163,8 +168,9 @@ class JobAdmin(ObjectActionsMixin, BackupJobAdmin):
         )
 
 
-@require_POST
 def _run_now(model_admin: JobAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     job = model_admin.get_object(request, object_id)
     if job is None:
         raise Http404("No such job.")

@@ -13,13 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 
 from core.display import human_size, zoned_time
 from core.queues import PRIORITY_MANUAL
@@ -71,8 +77,9 @@ def progress_json(admin: ExecutionAdmin, request: HttpRequest, object_id: str) -
     return JsonResponse(live_progress(execution).as_json())
 
 
-@require_POST
 def cancel(admin: ExecutionAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     execution = viewable(admin, request, object_id)
     if not may(request, "change"):
         raise PermissionDenied
@@ -94,8 +101,9 @@ def cancel(admin: ExecutionAdmin, request: HttpRequest, object_id: str) -> HttpR
     return _back(execution)
 
 
-@require_POST
 def verify(admin: ExecutionAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     backup = viewable(admin, request, object_id)
     if not may(request, "change"):
         raise PermissionDenied
