@@ -64,7 +64,7 @@ def _slot(reason: str, policy: RetentionPolicy, today: date) -> str:
 
 def _links(executions: list[BackupExecution]) -> SafeString:
     return format_html_join(
-        ", ", "<a href='{}'>{}</a>", ((execution_url(e.pk), str(e.pk)[:8]) for e in executions)
+        ", ", "<a href='{}'>{}</a>", ((execution_url(e.pk), e.job.name) for e in executions)
     )
 
 

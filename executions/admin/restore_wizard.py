@@ -30,6 +30,11 @@ from executions.restore import PATH_FIELDS, RestoreRefused, restore_execution, w
 from executions.tasks import enqueue_restore
 
 SAME, OTHER, PATH = "same", "other", "path"
+# The theme styles its own widgets only; these plain ones get the look of its inputs.
+INPUT_CLASSES = (
+    "border border-base-200 bg-white rounded-default shadow-xs px-3 py-2 w-full max-w-2xl "
+    "text-font-default-light dark:bg-base-900 dark:border-base-700 dark:text-font-default-dark"
+)
 # Restore options the form offers per datasource type (see RestoreOptionsSerializer).
 SCHEMA_OPTIONS = {"postgres"}
 
@@ -98,6 +103,9 @@ class RestoreForm(forms.Form):
         assert isinstance(kind, forms.ChoiceField)
         kind.choices = choices
         self.initial.setdefault("target_kind", SAME)
+        for field_ in self.fields.values():
+            if not isinstance(field_.widget, forms.RadioSelect | forms.CheckboxInput):
+                field_.widget.attrs.setdefault("class", INPUT_CLASSES)
         self.target: Datasource = source
         self.chosen_path: str | None = None
 
