@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -46,14 +47,20 @@ class DatasourceAdmin(ConnectionTestMixin, TypedConfigAdmin[Datasource]):
 
     def connection_test(self, obj: Datasource) -> tuple[int, str]:
         """The stored connection checked now and recorded as a health check, as the API's
-        test-connection does; the error text is masked of the datasource's secrets."""
+        test-connection does; the error text is masked of the datasource's secrets. The
+        message links to the health check it recorded."""
         check = check_datasource(obj, timeout=TEST_TIMEOUT_SECONDS)
         latency = f" in {check.latency_ms} ms" if check.latency_ms is not None else ""
+        link = reverse("admin:datasources_healthcheck_change", args=[check.pk])
         if check.status == HealthCheck.Status.OK:
             note = f" ({check.error_message})" if check.error_message else ""
-            return messages.SUCCESS, f"{obj.name}: connection OK{latency}{note}."
-        reason = check.error_message or "no reason given"
-        return messages.ERROR, f"{obj.name}: {check.get_status_display()}{latency}: {reason}"
+            text = f"{obj.name}: connection OK{latency}{note}."
+            level = messages.SUCCESS
+        else:
+            reason = check.error_message or "no reason given"
+            text = f"{obj.name}: {check.get_status_display()}{latency}: {reason}"
+            level = messages.ERROR
+        return level, format_html("{} <a href='{}'>Health check</a>", text, link)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         config_type = self.config_type_for(request, obj)

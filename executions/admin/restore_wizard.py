@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from core.display import zoned_time
 from datasources.models import Datasource
 from executions.admin.operations import ExecutionAdmin, may, viewable
 from executions.admin.panels import execution_url
@@ -199,6 +200,7 @@ def restore_view(admin: ExecutionAdmin, request: HttpRequest, object_id: str) ->
         "app_label": opts.app_label,
         "original": backup,
         "backup": backup,
+        "finished": zoned_time(backup.finished_at, backup.job.schedule_timezone),
         "form": form,
         "confirming": confirming,
         "change_url": execution_url(backup.pk),

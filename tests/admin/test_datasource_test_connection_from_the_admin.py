@@ -32,7 +32,8 @@ def test_a_reachable_datasource_reports_success_from_its_page(admin_client):
     [(level, text)] = _messages(response)
     assert level == "success"
     assert text.startswith("local pg: connection OK")
-    assert HealthCheck.objects.filter(datasource=datasource, status="ok").count() == 1
+    check = HealthCheck.objects.get(datasource=datasource, status="ok")
+    assert reverse("admin:datasources_healthcheck_change", args=[check.pk]) in text
 
 
 def test_an_unreachable_datasource_reports_an_error_from_the_changelist(admin_client):
