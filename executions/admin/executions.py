@@ -147,6 +147,7 @@ class BackupExecutionAdmin(ObjectActionsMixin, ReadOnlyMixin, ModelAdmin[BackupE
         own = [
             view(restore_view, "restore", "<path:object_id>/restore/"),
             view(operations.progress_json, "progress", "<path:object_id>/progress/"),
+            view(operations.manifest, "manifest", "<path:object_id>/manifest/"),
             view(operations.cancel, "cancel", "<path:object_id>/cancel/"),
             view(operations.verify, "verify", "<path:object_id>/verify/"),
             view(operations.download, "download", "<path:object_id>/download/"),
@@ -274,7 +275,14 @@ class BackupExecutionAdmin(ObjectActionsMixin, ReadOnlyMixin, ModelAdmin[BackupE
 
     @admin.display(description="manifest.json")
     def manifest_panel(self, obj: BackupExecution) -> SafeString:
-        return panels.manifest_panel(obj)
+        # Read from storage after the page has loaded: a slow or unreachable location must
+        # not hold up the rest of the page.
+        if obj.kind != BackupExecution.Kind.BACKUP or not obj.backup_path:
+            return format_html("{}", "—")
+        return format_html(
+            "<div id='execution-manifest' data-url='{}'>Reading manifest.json from storage…</div>",
+            reverse(f"admin:{ROUTE}_manifest", args=[obj.pk]),
+        )
 
     @admin.display(description="Last verification")
     def verification_panel(self, obj: BackupExecution) -> SafeString:

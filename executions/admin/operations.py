@@ -31,7 +31,7 @@ from core.display import human_size, zoned_time
 from core.queues import PRIORITY_MANUAL
 from executions import verification
 from executions.admin.live import live_progress
-from executions.admin.panels import execution_url
+from executions.admin.panels import execution_url, manifest_panel
 from executions.downloads import (
     NothingToDownload,
     artifact_response,
@@ -75,6 +75,12 @@ def progress_json(admin: ExecutionAdmin, request: HttpRequest, object_id: str) -
     """The execution's live state, polled by its page while it is queued or running."""
     execution = viewable(admin, request, object_id)
     return JsonResponse(live_progress(execution).as_json())
+
+
+def manifest(admin: ExecutionAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """The stored ``manifest.json`` as a table: an HTML fragment the execution page loads."""
+    execution = viewable(admin, request, object_id)
+    return HttpResponse(manifest_panel(execution))
 
 
 def cancel(admin: ExecutionAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
