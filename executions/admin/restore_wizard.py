@@ -94,7 +94,11 @@ class RestoreForm(forms.Form):
         field.queryset = others
         choices.append((OTHER, f"Another {source.get_type_display()} datasource"))
         if source.type in PATH_FIELDS:
-            choices.append((PATH, "A directory"))
+            where = "A database file" if source.type == "sqlite" else "A directory"
+            choices.append((PATH, where))
+            self.fields["target_path"].label = (
+                "Database file" if source.type == "sqlite" else "Directory"
+            )
         else:
             del self.fields["target_path"]
         if source.type not in SCHEMA_OPTIONS:

@@ -30,7 +30,7 @@ def test_a_directory_holding_files_needs_its_path_typed(admin_client, files_back
     wizard = reverse("admin:executions_backupexecution_restore", args=[files_backup.pk])
     response = admin_client.post(wizard, {"target_kind": "path", "target_path": str(target)})
     assert response.status_code == 400
-    assert "The directory is not empty" in response.content.decode()
+    assert "The path is not empty" in response.content.decode()
     assert not BackupExecution.objects.filter(kind="restore").exists()
     response = admin_client.post(
         wizard,
