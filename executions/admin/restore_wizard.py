@@ -36,8 +36,15 @@ INPUT_CLASSES = (
     "border border-base-200 bg-white rounded-default shadow-xs px-3 py-2 w-full max-w-2xl "
     "text-font-default-light dark:bg-base-900 dark:border-base-700 dark:text-font-default-dark"
 )
-# Restore options the form offers per datasource type (see RestoreOptionsSerializer).
-SCHEMA_OPTIONS = {"postgres"}
+# The restore options the form offers, per datasource type (see RestoreOptionsSerializer);
+# a field not listed for the backup's type is removed from the form.
+TYPE_OPTIONS = {
+    "schemas": {"postgres"},
+    "tables": {"postgres"},
+    "clean_objects": {"postgres"},
+    "overwrite": {"files"},
+    "create_database": {"mysql"},
+}
 
 
 def _items(value: str) -> list[str]:
@@ -76,6 +83,15 @@ class RestoreForm(forms.Form):
         label="Drop objects before recreating them",
         help_text="Replaces what the target holds of the backup's objects (pg_restore --clean).",
     )
+    overwrite = forms.BooleanField(
+        required=False,
+        label="Replace files that exist in the target",
+        help_text="Without it, files already in the target are kept (and listed).",
+    )
+    create_database = forms.BooleanField(
+        required=False,
+        label="Create the target database if it is missing",
+    )
     confirm_name = forms.CharField(
         required=False,
         max_length=4096,
@@ -101,8 +117,8 @@ class RestoreForm(forms.Form):
             )
         else:
             del self.fields["target_path"]
-        if source.type not in SCHEMA_OPTIONS:
-            for name in ("schemas", "tables", "clean_objects"):
+        for name, types in TYPE_OPTIONS.items():
+            if source.type not in types:
                 del self.fields[name]
         kind = self.fields["target_kind"]
         assert isinstance(kind, forms.ChoiceField)
@@ -151,6 +167,9 @@ class RestoreForm(forms.Form):
                 options[name] = items
         if data.get("clean_objects"):
             options["clean"] = True
+        for name in ("overwrite", "create_database"):
+            if data.get(name):
+                options[name] = True
         return options
 
     def confirmed(self) -> bool:

@@ -34,7 +34,13 @@ def test_a_directory_holding_files_needs_its_path_typed(admin_client, files_back
     assert not BackupExecution.objects.filter(kind="restore").exists()
     response = admin_client.post(
         wizard,
-        {"target_kind": "path", "target_path": str(target), "confirm_name": str(target)},
+        {
+            "target_kind": "path",
+            "target_path": str(target),
+            "overwrite": "on",
+            "confirm_name": str(target),
+        },
     )
     assert response.status_code == 302
-    assert BackupExecution.objects.filter(kind="restore").count() == 1
+    restore = BackupExecution.objects.get(kind="restore")
+    assert restore.metadata["restore_options"] == {"overwrite": True}
