@@ -80,7 +80,7 @@ class ConnectionTestMixin(ObjectActionsMixin):
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.test_connection_view)
-        own = [path("<path:object_id>/test-connection/", view, name=self._route())]
+        own = [path("<str:object_id>/test-connection/", view, name=self._route())]
         return own + super().get_urls()
 
     def object_actions(self, request: HttpRequest, obj: Any) -> list[ObjectAction]:

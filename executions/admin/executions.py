@@ -144,14 +144,16 @@ class BackupExecutionAdmin(ObjectActionsMixin, ReadOnlyMixin, ModelAdmin[BackupE
 
             return path(route, self.admin_site.admin_view(wrapped), name=f"{ROUTE}_{name}")
 
+        # ``str``, not the admin's ``path``: a path id would swallow ``…/download`` and send
+        # ``…/download/manifest/`` to the manifest view.
         own = [
-            view(restore_view, "restore", "<path:object_id>/restore/"),
-            view(operations.progress_json, "progress", "<path:object_id>/progress/"),
-            view(operations.manifest, "manifest", "<path:object_id>/manifest/"),
-            view(operations.cancel, "cancel", "<path:object_id>/cancel/"),
-            view(operations.verify, "verify", "<path:object_id>/verify/"),
-            view(operations.download, "download", "<path:object_id>/download/"),
-            view(operations.download, "download_part", "<path:object_id>/download/<part>/"),
+            view(restore_view, "restore", "<str:object_id>/restore/"),
+            view(operations.progress_json, "progress", "<str:object_id>/progress/"),
+            view(operations.manifest, "manifest", "<str:object_id>/manifest/"),
+            view(operations.cancel, "cancel", "<str:object_id>/cancel/"),
+            view(operations.verify, "verify", "<str:object_id>/verify/"),
+            view(operations.download, "download", "<str:object_id>/download/"),
+            view(operations.download, "download_part", "<str:object_id>/download/<part>/"),
         ]
         return own + super().get_urls()
 

@@ -94,7 +94,7 @@ class JobAdmin(ObjectActionsMixin, BackupJobAdmin):
     def get_urls(self) -> list[URLPattern]:
         run = self.admin_site.admin_view(self.run_now_view)
         return [
-            path("<path:object_id>/run-now/", run, name="jobs_backupjob_run_now"),
+            path("<str:object_id>/run-now/", run, name="jobs_backupjob_run_now"),
             *super().get_urls(),
         ]
 
