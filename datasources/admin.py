@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from unfold.contrib.filters.admin import RangeDateTimeFilter
 
+from core.admin_actions import ConnectionTestMixin
 from core.admin_base import ModelAdmin
 from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
 from core.paginator import CappedPaginator
+from datasources.api import TEST_TIMEOUT_SECONDS
 from datasources.engines import ENGINES
+from datasources.health import check_datasource
 from datasources.models import Datasource, HealthCheck
 
 
 @admin.register(Datasource)
-class DatasourceAdmin(TypedConfigAdmin[Datasource]):
+class DatasourceAdmin(ConnectionTestMixin, TypedConfigAdmin[Datasource]):
     registry = ENGINES
     config_attr = "connection_config"
     list_display = [
@@ -41,7 +45,24 @@ class DatasourceAdmin(TypedConfigAdmin[Datasource]):
         "created_at",
         "updated_at",
     ]
-    actions = ["enable", "disable"]
+    actions = ["enable", "disable", "test_connection"]
+
+    def connection_test(self, obj: Datasource) -> tuple[int, str]:
+        """The stored connection checked now and recorded as a health check, as the API's
+        test-connection does; the error text is masked of the datasource's secrets. The
+        message links to the health check it recorded."""
+        check = check_datasource(obj, timeout=TEST_TIMEOUT_SECONDS)
+        latency = f" in {check.latency_ms} ms" if check.latency_ms is not None else ""
+        link = reverse("admin:datasources_healthcheck_change", args=[check.pk])
+        if check.status == HealthCheck.Status.OK:
+            note = f" ({check.error_message})" if check.error_message else ""
+            text = f"{obj.name}: connection OK{latency}{note}."
+            level = messages.SUCCESS
+        else:
+            reason = check.error_message or "no reason given"
+            text = f"{obj.name}: {check.get_status_display()}{latency}: {reason}"
+            level = messages.ERROR
+        return level, format_html("{} <a href='{}'>Health check</a>", text, link)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         config_type = self.config_type_for(request, obj)

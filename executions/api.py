@@ -7,15 +7,12 @@ the page size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
-from django.http import StreamingHttpResponse
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -30,13 +27,12 @@ from core.queues import PRIORITY_MANUAL
 from core.registry import ConfigSchema
 from datasources.models import Datasource
 from executions import verification
+from executions.downloads import NothingToDownload, artifact_response, downloadable_chunks
 from executions.models import BackupChunk, BackupExecution, IllegalTransition
 from executions.restore import RestoreRefused, restore_execution
+from executions.services import DeleteRefused, delete_execution
 from executions.tasks import enqueue_restore, enqueue_verification
 from storage.adapters.base import StorageError
-
-#: Bytes read from storage per step of a download.
-DOWNLOAD_BLOCK = 1024 * 1024
 
 
 class ChunkSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -170,24 +166,6 @@ class RestoreRequestSerializer(ConfigSchema):
     )
 
 
-def _stream(execution: BackupExecution, chunks: list[BackupChunk]) -> Iterator[bytes]:
-    location = execution.storage_location
-    adapter = location.adapter(location.config)
-    for chunk in chunks:
-        with adapter.open_read(chunk.file_path) as source:
-            while block := source.read(DOWNLOAD_BLOCK):
-                yield block
-
-
-def artifact_name(chunks: list[BackupChunk]) -> str:
-    """``backup.dump.zst`` for ``…/backup.dump.zst`` or ``…/backup.dump.zst.part001``."""
-    name = PurePosixPath(chunks[0].file_path).name
-    stem, dot, suffix = name.rpartition(".")
-    if dot and suffix.startswith("part") and suffix[4:].isdigit():
-        return stem
-    return name
-
-
 class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
     """Executions (backups and restores). They are records: only cancel and delete change
     them."""
@@ -223,21 +201,15 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
                 {"confirm": ["Deleting removes the stored backup; repeat with ?confirm=true."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        if not execution.is_final:
+        try:
+            delete_execution(execution)
+        except DeleteRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except StorageError as exc:
             return Response(
-                {"detail": f"The execution is {execution.status}; cancel it first."},
-                status=status.HTTP_409_CONFLICT,
+                {"detail": f"The stored backup could not be deleted: {exc}"},
+                status=status.HTTP_502_BAD_GATEWAY,
             )
-        if execution.owns_stored_files and execution.backup_path:
-            location = execution.storage_location
-            try:
-                location.adapter(location.config).delete(execution.backup_path)
-            except StorageError as exc:
-                return Response(
-                    {"detail": f"The stored backup could not be deleted: {exc}"},
-                    status=status.HTTP_502_BAD_GATEWAY,
-                )
-        execution.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -310,24 +282,8 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
     def download(self, request: Request, pk: str | None = None) -> Any:
         """The backup's artifact as stored (compressed), streamed chunk after chunk."""
         execution: BackupExecution = self.get_object()
-        chunks = list(execution.chunks.order_by("chunk_number"))
-        if (
-            execution.kind != BackupExecution.Kind.BACKUP
-            or execution.status != BackupExecution.Status.COMPLETED
-            or not chunks
-        ):
-            return Response(
-                {"detail": "Only a completed backup has an artifact to download."},
-                status=status.HTTP_409_CONFLICT,
-            )
-        response = StreamingHttpResponse(
-            _stream(execution, chunks), content_type="application/octet-stream"
-        )
-        size = execution.compressed_size_bytes
-        if size is None:
-            size = sum(chunk.size_bytes for chunk in chunks)
-        response["Content-Length"] = str(size)
-        response["Content-Disposition"] = (
-            f'attachment; filename="{execution.id}-{artifact_name(chunks)}"'
-        )
-        return response
+        try:
+            chunks = downloadable_chunks(execution)
+        except NothingToDownload as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return artifact_response(execution, chunks)

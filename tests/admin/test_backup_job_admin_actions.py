@@ -22,9 +22,12 @@ def test_back_up_now_queues_one_manual_run_per_selected_job(
         response = admin_client.post(
             CHANGELIST, {"action": "run_now", "_selected_action": selected}, follow=True
         )
-    assert "Queued 2 backup(s)." in response.content.decode()
+    html = response.content.decode()
+    assert "Queued 2 backup(s):" in html
     queued = BackupExecution.objects.filter(status="queued", trigger="manual")
     assert sorted(str(e.job_id) for e in queued) == sorted(selected)
+    for execution in queued:  # the message links to each new execution's page
+        assert reverse("admin:executions_backupexecution_change", args=[execution.pk]) in html
     assert len(callbacks) == 1  # the messages go out once the rows are committed
 
 
