@@ -342,6 +342,9 @@ def test_run_now_backs_up_and_the_page_follows_the_run_to_completed_without_relo
     follow_without_reload(page, "completed")
 
     assert journey.server.api("GET", f"/api/executions/{backup_id}")["status"] == "completed"
+    # The result and the buttons that now apply are swapped into the same document.
+    page.wait_for_selector("#action-restore", timeout=LIVE_TIMEOUT)
+    assert page.evaluate("window.__marker") == 1, "the page reloaded to show the result"
     for action in ("restore", "verify", "download", "delete"):
         assert page.locator(f"#action-{action}").is_visible(), action
     shoot(page, "scenario-execution-completed", "execution-completed")
