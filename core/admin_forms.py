@@ -341,6 +341,8 @@ class TypedConfigAdmin(ModelAdmin[_M]):
     registry: ClassVar[Registry[Any]]
     config_attr: ClassVar[str]
     config_section: ClassVar[str] = "Configuration"
+    #: The form class the per-type forms derive from.
+    config_form_base: ClassVar[type[ConfigModelForm]] = ConfigModelForm
     form = ConfigModelForm
 
     def config_type_for(self, request: HttpRequest, obj: _M | None) -> str:
@@ -352,7 +354,10 @@ class TypedConfigAdmin(ModelAdmin[_M]):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         kwargs["form"] = config_form_class(
-            ConfigModelForm, self.registry, self.config_type_for(request, obj), self.config_attr
+            self.config_form_base,
+            self.registry,
+            self.config_type_for(request, obj),
+            self.config_attr,
         )
         return super().get_form(request, obj, change=change, **kwargs)
 

@@ -7,19 +7,26 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.admin_base import ModelAdmin
-from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from core.admin_connection import ConnectionTestedAdmin
+from core.admin_forms import config_field_names, status_badge
+from datasources.admin_forms import DatasourceForm, tag_chips
 from datasources.engines import ENGINES
 from datasources.models import Datasource, HealthCheck
 
 
 @admin.register(Datasource)
-class DatasourceAdmin(TypedConfigAdmin[Datasource]):
+class DatasourceAdmin(ConnectionTestedAdmin[Datasource]):
+    """Datasources: per-type connection settings tested before they are saved, tags as a
+    comma-separated list."""
+
     registry = ENGINES
     config_attr = "connection_config"
+    config_form_base = DatasourceForm
     list_display = [
         "name",
         "type",
@@ -78,8 +85,21 @@ class DatasourceAdmin(TypedConfigAdmin[Datasource]):
         return status_badge(obj.status, obj.get_status_display())
 
     @admin.display(description="Tags")
-    def tag_list(self, obj: Datasource) -> str:
-        return ", ".join(obj.tags or [])
+    def tag_list(self, obj: Datasource) -> SafeString:
+        return tag_chips(obj.tags)
+
+    def save_model(self, request: HttpRequest, obj: Datasource, form: Any, change: bool) -> None:
+        # The form's connection test is the first health check of these settings: a passing
+        # one is recorded in the status as the API does, settings saved untested are Unknown
+        # until the next periodic check.
+        if isinstance(form, DatasourceForm):
+            if form.connection_passed:
+                warning = getattr(form, "connection_warning", "")
+                obj.status = Datasource.Status.WARNING if warning else Datasource.Status.HEALTHY
+                obj.last_health_check_at = timezone.now()
+            elif form.saved_untested:
+                obj.status = Datasource.Status.UNKNOWN
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Enable the selected datasources")
     def enable(self, request: HttpRequest, queryset: QuerySet[Datasource]) -> None:

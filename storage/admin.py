@@ -8,15 +8,21 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
+from core.admin_connection import ConnectionTestedAdmin
+from core.admin_forms import config_field_names, status_badge
 from storage.adapters import ADAPTERS
+from storage.admin_forms import StorageLocationForm
+from storage.health import check_location
 from storage.models import StorageLocation
 
 
 @admin.register(StorageLocation)
-class StorageLocationAdmin(TypedConfigAdmin[StorageLocation]):
+class StorageLocationAdmin(ConnectionTestedAdmin[StorageLocation]):
+    """Storage locations: per-type settings tested before they are saved."""
+
     registry = ADAPTERS
     config_attr = "config"
+    config_form_base = StorageLocationForm
     list_display = ["name", "type", "status_badge", "is_default", "available_space_gb"]
     list_filter = ["type", "status", "is_default"]
     search_fields = ["name"]
@@ -72,3 +78,14 @@ class StorageLocationAdmin(TypedConfigAdmin[StorageLocation]):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: StorageLocation) -> SafeString:
         return status_badge(obj.status, obj.get_status_display())
+
+    def save_model(
+        self, request: HttpRequest, obj: StorageLocation, form: Any, change: bool
+    ) -> None:
+        if isinstance(form, StorageLocationForm) and form.saved_untested:
+            # Saved despite a failed test: not known to work until the next check says so.
+            obj.status = StorageLocation.Status.UNKNOWN
+        super().save_model(request, obj, form, change)
+        if isinstance(form, StorageLocationForm) and form.connection_passed:
+            # As the API does after saving: record the status and free space it now has.
+            check_location(obj)
