@@ -7,20 +7,23 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.admin_base import ModelAdmin
 from core.admin_connection import ConnectionTestedAdmin
+from core.admin_delete import ProtectedDeleteMixin
 from core.admin_forms import config_field_names, status_badge
+from core.display import human_duration, zoned_time
 from datasources.admin_forms import DatasourceForm, tag_chips
 from datasources.engines import ENGINES
 from datasources.models import Datasource, HealthCheck
 
 
 @admin.register(Datasource)
-class DatasourceAdmin(ConnectionTestedAdmin[Datasource]):
+class DatasourceAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[Datasource]):
     """Datasources: per-type connection settings tested before they are saved, tags as a
     comma-separated list."""
 
@@ -32,7 +35,7 @@ class DatasourceAdmin(ConnectionTestedAdmin[Datasource]):
         "type",
         "status_badge",
         "enabled",
-        "last_health_check_at",
+        "last_checked",
         "tag_list",
     ]
     list_filter = ["type", "status", "enabled"]
@@ -41,7 +44,7 @@ class DatasourceAdmin(ConnectionTestedAdmin[Datasource]):
     readonly_fields = [
         "type",
         "status",
-        "last_health_check_at",
+        "last_checked",
         "config_summary",
         "created_at",
         "updated_at",
@@ -69,7 +72,7 @@ class DatasourceAdmin(ConnectionTestedAdmin[Datasource]):
                     {
                         "fields": [
                             "status",
-                            "last_health_check_at",
+                            "last_checked",
                             "config_summary",
                             "created_at",
                             "updated_at",
@@ -83,6 +86,10 @@ class DatasourceAdmin(ConnectionTestedAdmin[Datasource]):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Datasource) -> SafeString:
         return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Last health check", ordering="last_health_check_at")
+    def last_checked(self, obj: Datasource) -> SafeString:
+        return zoned_time(obj.last_health_check_at)
 
     @admin.display(description="Tags")
     def tag_list(self, obj: Datasource) -> SafeString:
@@ -101,6 +108,24 @@ class DatasourceAdmin(ConnectionTestedAdmin[Datasource]):
                 obj.status = Datasource.Status.UNKNOWN
         super().save_model(request, obj, form, change)
 
+    def protected_advice(self, request: HttpRequest, objs: Any) -> list[SafeString]:
+        sources = list(objs)
+        query = f"?datasource__id__exact={sources[0].pk}" if len(sources) == 1 else ""
+        return [
+            format_html(
+                "{}",
+                "To stop backing up a datasource but keep its backups restorable, disable it "
+                "instead (the “Disable the selected datasources” action), or disable its jobs.",
+            ),
+            format_html(
+                'To remove it for good, first delete or move its <a href="{}{}">backup jobs</a> '
+                'and delete their backups from the <a href="{}">backup executions list</a>.',
+                reverse("admin:jobs_backupjob_changelist"),
+                query,
+                reverse("admin:executions_backupexecution_changelist"),
+            ),
+        ]
+
     @admin.action(description="Enable the selected datasources")
     def enable(self, request: HttpRequest, queryset: QuerySet[Datasource]) -> None:
         count = queryset.update(enabled=True)
@@ -116,7 +141,7 @@ class DatasourceAdmin(ConnectionTestedAdmin[Datasource]):
 class HealthCheckAdmin(ModelAdmin[HealthCheck]):
     """Health history is a record of what happened: viewable, never edited."""
 
-    list_display = ["datasource", "checked_at", "status_badge", "latency_ms", "short_error"]
+    list_display = ["datasource", "checked_at", "status_badge", "latency", "short_error"]
     list_filter = ["status", "datasource__type"]
     list_select_related = ["datasource"]
     search_fields = ["datasource__name", "error_message"]
@@ -127,7 +152,7 @@ class HealthCheckAdmin(ModelAdmin[HealthCheck]):
         "datasource",
         "checked_at",
         "status",
-        "latency_ms",
+        "latency",
         "error_message",
         "metadata",
     ]
@@ -144,6 +169,10 @@ class HealthCheckAdmin(ModelAdmin[HealthCheck]):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: HealthCheck) -> SafeString:
         return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Latency", ordering="latency_ms")
+    def latency(self, obj: HealthCheck) -> str:
+        return human_duration(obj.latency_ms / 1000 if obj.latency_ms is not None else None)
 
     @admin.display(description="Error")
     def short_error(self, obj: HealthCheck) -> SafeString:

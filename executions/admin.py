@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString
 from core.admin_base import ModelAdmin, TabularInline
 from core.admin_forms import ReadOnlyMixin, status_badge
 from executions.models import BackupChunk, BackupExecution
+from executions.retention_admin import RetentionPreviewMixin
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backups
 from jobs.admin import BackupJobAdmin
@@ -121,7 +122,7 @@ class BackupChunkAdmin(ReadOnlyMixin, ModelAdmin[BackupChunk]):
 
 
 @admin.register(BackupJob)
-class JobAdmin(BackupJobAdmin):
+class JobAdmin(RetentionPreviewMixin, BackupJobAdmin):
     """Backup jobs, with the actions that create executions."""
 
     actions = ["run_now", *BackupJobAdmin.actions]

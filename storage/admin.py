@@ -6,10 +6,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.admin_connection import ConnectionTestedAdmin
+from core.admin_delete import ProtectedDeleteMixin
 from core.admin_forms import config_field_names, status_badge
+from core.display import human_size
 from storage.adapters import ADAPTERS
 from storage.admin_forms import StorageLocationForm
 from storage.health import check_location
@@ -17,20 +21,20 @@ from storage.models import StorageLocation
 
 
 @admin.register(StorageLocation)
-class StorageLocationAdmin(ConnectionTestedAdmin[StorageLocation]):
+class StorageLocationAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[StorageLocation]):
     """Storage locations: per-type settings tested before they are saved."""
 
     registry = ADAPTERS
     config_attr = "config"
     config_form_base = StorageLocationForm
-    list_display = ["name", "type", "status_badge", "is_default", "available_space_gb"]
+    list_display = ["name", "type", "status_badge", "is_default", "available_space"]
     list_filter = ["type", "status", "is_default"]
     search_fields = ["name"]
     ordering = ["name"]
     readonly_fields = [
         "type",
         "status",
-        "available_space_gb",
+        "available_space",
         "config_summary",
         "created_at",
         "updated_at",
@@ -64,7 +68,7 @@ class StorageLocationAdmin(ConnectionTestedAdmin[StorageLocation]):
                     {
                         "fields": [
                             "status",
-                            "available_space_gb",
+                            "available_space",
                             "config_summary",
                             "created_at",
                             "updated_at",
@@ -78,6 +82,27 @@ class StorageLocationAdmin(ConnectionTestedAdmin[StorageLocation]):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: StorageLocation) -> SafeString:
         return status_badge(obj.status, obj.get_status_display())
+
+    def protected_advice(self, request: HttpRequest, objs: Any) -> list[SafeString]:
+        locations = list(objs)
+        query = f"?storage_location__id__exact={locations[0].pk}" if len(locations) == 1 else ""
+        return [
+            format_html(
+                'Point its <a href="{}{}">backup jobs</a> at another location first, and delete '
+                'the backups stored here from the <a href="{}{}">backup executions list</a> '
+                "(or let retention remove them); then the location can be deleted.",
+                reverse("admin:jobs_backupjob_changelist"),
+                query,
+                reverse("admin:executions_backupexecution_changelist"),
+                query,
+            )
+        ]
+
+    @admin.display(description="Available space", ordering="available_space_gb")
+    def available_space(self, obj: StorageLocation) -> str:
+        if obj.available_space_gb is None:
+            return "—"
+        return human_size(int(obj.available_space_gb * 1024**3))
 
     def save_model(
         self, request: HttpRequest, obj: StorageLocation, form: Any, change: bool
