@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from unfold.widgets import UnfoldAdminTextInputWidget
 
 from core.admin_connection import ConnectionProblem, ConnectionTestedForm
 from core.validation import validate_tags
@@ -49,7 +50,7 @@ class DatasourceForm(ConnectionTestedForm):
         required=False,
         label="Tags",
         help_text=TAGS_HELP,
-        widget=forms.TextInput(attrs={"placeholder": "production, eu"}),
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "production, eu"}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
