@@ -46,8 +46,8 @@ class DatasourceAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[Datasource]):
         "status",
         "last_checked",
         "config_summary",
-        "created_at",
-        "updated_at",
+        "created",
+        "updated",
     ]
     actions = ["enable", "disable"]
 
@@ -74,14 +74,22 @@ class DatasourceAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[Datasource]):
                             "status",
                             "last_checked",
                             "config_summary",
-                            "created_at",
-                            "updated_at",
+                            "created",
+                            "updated",
                         ],
                         "description": "Kept up to date by the health checks.",
                     },
                 )
             )
         return fieldsets
+
+    @admin.display(description="Created at", ordering="created_at")
+    def created(self, obj: Datasource) -> SafeString:
+        return zoned_time(obj.created_at)
+
+    @admin.display(description="Updated at", ordering="updated_at")
+    def updated(self, obj: Datasource) -> SafeString:
+        return zoned_time(obj.updated_at)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Datasource) -> SafeString:
@@ -141,7 +149,7 @@ class DatasourceAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[Datasource]):
 class HealthCheckAdmin(ModelAdmin[HealthCheck]):
     """Health history is a record of what happened: viewable, never edited."""
 
-    list_display = ["datasource", "checked_at", "status_badge", "latency", "short_error"]
+    list_display = ["datasource", "checked", "status_badge", "latency", "short_error"]
     list_filter = ["status", "datasource__type"]
     list_select_related = ["datasource"]
     search_fields = ["datasource__name", "error_message"]
@@ -169,6 +177,10 @@ class HealthCheckAdmin(ModelAdmin[HealthCheck]):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: HealthCheck) -> SafeString:
         return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Checked at", ordering="checked_at")
+    def checked(self, obj: HealthCheck) -> SafeString:
+        return zoned_time(obj.checked_at)
 
     @admin.display(description="Latency", ordering="latency_ms")
     def latency(self, obj: HealthCheck) -> str:

@@ -20,6 +20,9 @@ from core.display import human_size, zoned_time
 from jobs.retention import FUTURE, NEWEST, RetentionPolicy
 
 RESTORING = "restoring"
+#: Rows listed; a job backed up hourly for months has thousands, and the newest are the ones
+#: a policy change decides about first. The counts above the table cover all of them.
+MAX_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -101,14 +104,25 @@ def render_preview(
                 if row.reasons
                 else fate,
             )
-            for row in rows
+            for row in rows[:MAX_ROWS]
         ),
+    )
+    rest = rows[MAX_ROWS:]
+    more = (
+        format_html(
+            '<p class="mt-2">… and {} older backups not listed ({} of them kept).</p>',
+            len(rest),
+            sum(1 for row in rest if row.reasons),
+        )
+        if rest
+        else ""
     )
     return format_html(
         '<p class="mb-2">{} of {} completed backups kept.</p>'
         '<table class="dg-retention-preview"><thead><tr><th>Finished</th><th>Size</th>'
-        "<th>Fate</th></tr></thead><tbody>{}</tbody></table>",
+        "<th>Fate</th></tr></thead><tbody>{}</tbody></table>{}",
         kept,
         len(rows),
         body,
+        more,
     )

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 from core.admin_connection import ConnectionTestedAdmin
 from core.admin_delete import ProtectedDeleteMixin
 from core.admin_forms import config_field_names, status_badge
-from core.display import human_size
+from core.display import human_size, zoned_time
 from storage.adapters import ADAPTERS
 from storage.admin_forms import StorageLocationForm
 from storage.health import check_location
@@ -36,8 +36,8 @@ class StorageLocationAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[StorageLo
         "status",
         "available_space",
         "config_summary",
-        "created_at",
-        "updated_at",
+        "created",
+        "updated",
     ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -70,14 +70,22 @@ class StorageLocationAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[StorageLo
                             "status",
                             "available_space",
                             "config_summary",
-                            "created_at",
-                            "updated_at",
+                            "created",
+                            "updated",
                         ],
                         "description": "Kept up to date by the storage checks.",
                     },
                 )
             )
         return fieldsets
+
+    @admin.display(description="Created at", ordering="created_at")
+    def created(self, obj: StorageLocation) -> SafeString:
+        return zoned_time(obj.created_at)
+
+    @admin.display(description="Updated at", ordering="updated_at")
+    def updated(self, obj: StorageLocation) -> SafeString:
+        return zoned_time(obj.updated_at)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: StorageLocation) -> SafeString:
