@@ -41,13 +41,15 @@ class ProtectedDeleteMixin:
         collector = NestedObjects(using=router.db_for_write(self.model))
         collector.collect(list(objs))
         kinds = Counter(type(obj) for obj in collector.protected)
+        target = "it" if len(list(objs)) == 1 else "them"
         lines: list[SafeString] = [
             format_html(
-                "{} {} refer to {} — they are kept on purpose: a backup is never deleted as a "
-                "side effect of deleting what it was made from or stored in.",
+                "{} {} {} to {}. Backups are never deleted as a side effect of deleting what "
+                "they were made from or stored in.",
                 count,
                 model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural,
-                "it" if len(list(objs)) == 1 else "them",
+                "refers" if count == 1 else "refer",
+                target,
             )
             for model, count in sorted(kinds.items(), key=lambda item: item[0]._meta.label)
         ]

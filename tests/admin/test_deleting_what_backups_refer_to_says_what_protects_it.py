@@ -18,7 +18,7 @@ def test_the_job_delete_page_explains_the_protection_and_the_way_out(admin_clien
     html = response.content.decode()
     assert NO_PERMISSION not in html
     assert "permission to delete" not in html
-    assert "1 backup execution refer to it" in html
+    assert "1 backup execution refers to it" in html
     assert "disable it instead" in html
     assert (
         reverse("admin:executions_backupexecution_changelist") + f"?job__id__exact={job.pk}" in html
@@ -34,7 +34,7 @@ def test_delete_selected_of_jobs_explains_the_protection(admin_client, execution
     )
     html = response.content.decode()
     assert "permission to delete" not in html
-    assert "backup execution refer to" in html
+    assert "backup execution refers to" in html
     assert "disable it instead" in html
 
 
@@ -43,8 +43,8 @@ def test_the_datasource_delete_page_explains_the_protection(admin_client, execut
     url = reverse("admin:datasources_datasource_delete", args=[datasource.pk])
     html = admin_client.get(url).content.decode()
     assert "permission to delete" not in html
-    assert "1 backup job refer to it" in html
-    assert "1 backup execution refer to it" in html
+    assert "1 backup job refers to it" in html
+    assert "1 backup execution refers to it" in html
     assert "disable it" in html
     admin_client.post(url, {"post": "yes"})
     assert Datasource.objects.filter(pk=datasource.pk).exists()
@@ -55,7 +55,7 @@ def test_the_storage_location_delete_page_explains_the_protection(admin_client, 
     url = reverse("admin:storage_storagelocation_delete", args=[location.pk])
     html = admin_client.get(url).content.decode()
     assert "permission to delete" not in html
-    assert "backup execution refer to it" in html
+    assert "1 backup execution refers to it" in html
     assert "Point its" in html
     admin_client.post(url, {"post": "yes"})
     assert StorageLocation.objects.filter(pk=location.pk).exists()
