@@ -104,7 +104,8 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
         )
         kwargs["form"] = form_class
         form = super().get_form(request, obj, change=change, **kwargs)
-        widget = form.base_fields["schedule_cron"].widget
+        cron = form.base_fields.get("schedule_cron")  # absent when the page is view-only
+        widget = cron.widget if cron is not None else None
         if isinstance(widget, CronInput):
             widget.preview_url = reverse("admin:jobs_backupjob_schedule_preview")
         return form
