@@ -24,6 +24,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from core.admin_base import ModelAdmin
+from core.admin_widgets import themed
 from core.fields import mask_secrets
 from core.registry import Registry, Strategy, UnknownType
 from core.validation import drf_to_django_errors
@@ -302,8 +303,8 @@ def config_form_class(
     }
     if strategy is not None:
         for name, schema_field in strategy.config_schema().fields.items():
-            attrs[CONFIG_PREFIX + name] = form_field_for(
-                name, schema_field, secret=name in strategy.secret_fields
+            attrs[CONFIG_PREFIX + name] = themed(
+                form_field_for(name, schema_field, secret=name in strategy.secret_fields)
             )
     return type(f"{config_type.title()}{base.__name__}", (base,), attrs)
 
