@@ -80,6 +80,11 @@ class ConnectionTestedForm(ConfigModelForm):
         return cleaned
 
     @property
+    def changed_data(self) -> list[str]:
+        # Ticking "Save anyway" changes nothing about the object; the history says what did.
+        return [name for name in super().changed_data if name != SAVE_ANYWAY]
+
+    @property
     def shows_save_anyway(self) -> bool:
         """Whether the form offers "Save anyway": after a failed test, or when it was ticked
         and another error sent the form back."""

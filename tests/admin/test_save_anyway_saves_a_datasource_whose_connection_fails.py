@@ -17,3 +17,16 @@ def test_save_anyway_saves_the_unreachable_datasource_as_unknown(admin_client, d
     assert datasource.connection_config["port"] == 1
     assert datasource.status == Datasource.Status.UNKNOWN
     assert datasource.last_health_check_at is None
+
+
+def test_the_history_records_what_changed_not_the_checkbox(admin_client, datasource):
+    from django.contrib.admin.models import LogEntry
+
+    url = reverse("admin:datasources_datasource_change", args=[datasource.pk])
+    response = admin_client.post(
+        url, datasource_form(name=datasource.name, config_port="1", save_anyway="on")
+    )
+    assert response.status_code == 302, response.content.decode()
+    message = LogEntry.objects.get(object_id=str(datasource.pk)).get_change_message()
+    assert "Port" in message
+    assert "Save anyway" not in message
