@@ -30,6 +30,38 @@ def nologin_role() -> Iterator[str]:
         c.execute(f"DROP ROLE {role}")
 
 
+@pytest.fixture
+def locked_database() -> Iterator[tuple[str, str]]:
+    """A database whose CONNECT privilege is revoked, and a role that may log in elsewhere."""
+    suffix = secrets.token_hex(4)
+    role, database = f"dgtest_admin_{suffix}", f"dgtest_locked_{suffix}"
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as c:
+        c.execute(f"CREATE ROLE {role} LOGIN")
+        c.execute(f"CREATE DATABASE {database}")
+        c.execute(f"REVOKE CONNECT ON DATABASE {database} FROM PUBLIC")
+    yield role, database
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as c:
+        c.execute(f"DROP DATABASE {database} WITH (FORCE)")
+        c.execute(f"DROP ROLE {role}")
+
+
+def test_a_database_the_role_may_not_connect_to_is_permission_denied(
+    admin_client, db, locked_database
+):
+    role, database = locked_database
+    response = admin_client.post(
+        ADD, datasource_form(config_username=role, config_database=database)
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert any("Permission denied" in error for error in errors), errors
+    assert not Datasource.objects.exists()
+
+
 def test_a_closed_port_is_unreachable(admin_client, db):
     response = admin_client.post(ADD, datasource_form(config_port="1"))
     assert response.status_code == 200
