@@ -126,8 +126,9 @@ class DatasourceAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[Datasource]):
                 "instead (the “Disable the selected datasources” action), or disable its jobs.",
             ),
             format_html(
-                'To remove it for good, first delete or move its <a href="{}{}">backup jobs</a> '
-                'and delete their backups from the <a href="{}">backup executions list</a>.',
+                "To remove it for good, first delete or move its "
+                '<a class="underline" href="{}{}">backup jobs</a> and delete their backups from '
+                'the <a class="underline" href="{}">backup executions list</a>.',
                 reverse("admin:jobs_backupjob_changelist"),
                 query,
                 reverse("admin:executions_backupexecution_changelist"),

@@ -257,8 +257,9 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
                 "page.",
             ),
             format_html(
-                'To remove a job for good, first delete its backups from the <a href="{}{}">'
-                "backup executions list</a> (or let its retention policy remove them), then "
+                "To remove a job for good, first delete its backups from the "
+                '<a class="underline" href="{}{}">backup executions list</a> (or let its '
+                "retention policy remove them), then "
                 "delete the job.",
                 executions,
                 query,

@@ -23,6 +23,10 @@ RESTORING = "restoring"
 #: Rows listed; a job backed up hourly for months has thousands, and the newest are the ones
 #: a policy change decides about first. The counts above the table cover all of them.
 MAX_ROWS = 100
+# Inline styles: the theme's stylesheet is prebuilt and holds only the classes it uses itself.
+CELL = "padding:2px 12px 2px 0;vertical-align:top"
+CELL_NOWRAP = CELL + ";white-space:nowrap"
+HEAD = CELL_NOWRAP + ";text-align:left;font-weight:600"
 
 
 @dataclass(frozen=True)
@@ -94,12 +98,15 @@ def render_preview(
     )
     body = format_html_join(
         "",
-        '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td></tr>',
+        '<tr class="{}"><td style="{}">{}</td><td style="{}">{}</td><td style="{}">{}</td></tr>',
         (
             (
                 "dg-kept" if row.reasons else "dg-deleted",
+                CELL_NOWRAP,
                 zoned_time(row.finished_at, zone),
+                CELL_NOWRAP,
                 human_size(row.size_bytes),
+                CELL,
                 "kept because: " + ", ".join(explain_reason(r, policy, today) for r in row.reasons)
                 if row.reasons
                 else fate,
@@ -119,10 +126,14 @@ def render_preview(
     )
     return format_html(
         '<p class="mb-2">{} of {} completed backups kept.</p>'
-        '<table class="dg-retention-preview"><thead><tr><th>Finished</th><th>Size</th>'
-        "<th>Fate</th></tr></thead><tbody>{}</tbody></table>{}",
+        '<table class="dg-retention-preview" style="border-collapse:collapse"><thead><tr>'
+        '<th style="{}">Finished</th><th style="{}">Size</th><th style="{}">Fate</th>'
+        "</tr></thead><tbody>{}</tbody></table>{}",
         kept,
         len(rows),
+        HEAD,
+        HEAD,
+        HEAD,
         body,
         more,
     )

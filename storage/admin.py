@@ -96,9 +96,10 @@ class StorageLocationAdmin(ProtectedDeleteMixin, ConnectionTestedAdmin[StorageLo
         query = f"?storage_location__id__exact={locations[0].pk}" if len(locations) == 1 else ""
         return [
             format_html(
-                'Point its <a href="{}{}">backup jobs</a> at another location first, and delete '
-                'the backups stored here from the <a href="{}{}">backup executions list</a> '
-                "(or let retention remove them); then the location can be deleted.",
+                'Point its <a class="underline" href="{}{}">backup jobs</a> at another location '
+                "first, and delete the backups stored here from the "
+                '<a class="underline" href="{}{}">backup executions list</a> (or let retention '
+                "remove them); then the location can be deleted.",
                 reverse("admin:jobs_backupjob_changelist"),
                 query,
                 reverse("admin:executions_backupexecution_changelist"),

@@ -20,9 +20,12 @@ def test_the_job_delete_page_explains_the_protection_and_the_way_out(admin_clien
     assert "permission to delete" not in html
     assert "1 backup execution refers to it" in html
     assert "disable it instead" in html
-    assert (
-        reverse("admin:executions_backupexecution_changelist") + f"?job__id__exact={job.pk}" in html
-    )
+    link = reverse("admin:executions_backupexecution_changelist") + f"?job__id__exact={job.pk}"
+    assert link in html
+    # The link leads to the job's backups, not to the changelist's "invalid filter" redirect.
+    listed = admin_client.get(link)
+    assert listed.status_code == 200
+    assert list(listed.context["cl"].queryset) == [execution]
     admin_client.post(reverse("admin:jobs_backupjob_delete", args=[job.pk]), {"post": "yes"})
     assert BackupJob.objects.filter(pk=job.pk).exists()
 
@@ -46,6 +49,9 @@ def test_the_datasource_delete_page_explains_the_protection(admin_client, execut
     assert "1 backup job refers to it" in html
     assert "1 backup execution refers to it" in html
     assert "disable it" in html
+    jobs = reverse("admin:jobs_backupjob_changelist") + f"?datasource__id__exact={datasource.pk}"
+    assert jobs in html
+    assert list(admin_client.get(jobs).context["cl"].queryset) == [execution.job]
     admin_client.post(url, {"post": "yes"})
     assert Datasource.objects.filter(pk=datasource.pk).exists()
 
