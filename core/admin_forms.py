@@ -24,6 +24,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from core.admin_base import ModelAdmin
+from core.admin_widgets import themed
 from core.fields import mask_secrets
 from core.registry import Registry, Strategy, UnknownType
 from core.validation import drf_to_django_errors
@@ -302,8 +303,8 @@ def config_form_class(
     }
     if strategy is not None:
         for name, schema_field in strategy.config_schema().fields.items():
-            attrs[CONFIG_PREFIX + name] = form_field_for(
-                name, schema_field, secret=name in strategy.secret_fields
+            attrs[CONFIG_PREFIX + name] = themed(
+                form_field_for(name, schema_field, secret=name in strategy.secret_fields)
             )
     return type(f"{config_type.title()}{base.__name__}", (base,), attrs)
 
@@ -341,6 +342,8 @@ class TypedConfigAdmin(ModelAdmin[_M]):
     registry: ClassVar[Registry[Any]]
     config_attr: ClassVar[str]
     config_section: ClassVar[str] = "Configuration"
+    #: The form class the per-type forms derive from.
+    config_form_base: ClassVar[type[ConfigModelForm]] = ConfigModelForm
     form = ConfigModelForm
 
     def config_type_for(self, request: HttpRequest, obj: _M | None) -> str:
@@ -352,7 +355,10 @@ class TypedConfigAdmin(ModelAdmin[_M]):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         kwargs["form"] = config_form_class(
-            ConfigModelForm, self.registry, self.config_type_for(request, obj), self.config_attr
+            self.config_form_base,
+            self.registry,
+            self.config_type_for(request, obj),
+            self.config_attr,
         )
         return super().get_form(request, obj, change=change, **kwargs)
 

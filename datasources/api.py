@@ -21,32 +21,14 @@ from rest_framework.response import Response
 from core.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_typed_config
 from core.registry import Registry
 from core.validation import validate_tags
+from datasources.connection import TEST_TIMEOUT_SECONDS, test_connection
 from datasources.engines import ENGINES
-from datasources.engines.base import HealthResult
-from datasources.engines.process import mask
 from datasources.health import check_datasource
 from datasources.models import Datasource, HealthCheck
-
-#: Seconds a connection test of a create or update may take.
-TEST_TIMEOUT_SECONDS = 10.0
 
 
 class ConnectionConfigField(ConfigField):
     registry: ClassVar[Registry[Any]] = ENGINES
-
-
-def test_connection(type_name: str, config: dict[str, Any]) -> HealthResult:
-    """The engine's check of ``config``; never raises, never returns a secret."""
-    engine = ENGINES.get(type_name)
-    secrets = [str(config.get(key) or "") for key in engine.secret_fields]
-    try:
-        result: HealthResult = engine().check_health(config, TEST_TIMEOUT_SECONDS)
-    except NotImplementedError as exc:
-        return HealthResult("error", error_message=str(exc))
-    except Exception as exc:
-        return HealthResult("error", error_message=mask(f"{type(exc).__name__}: {exc}", secrets))
-    result.error_message = mask(result.error_message, secrets)
-    return result
 
 
 class HealthCheckSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

@@ -6,21 +6,31 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.admin_actions import ConnectionTestMixin
-from core.admin_forms import TypedConfigAdmin, config_field_names, status_badge
-from core.display import human_size
+from core.admin_connection import ConnectionTestedAdmin
+from core.admin_delete import ProtectedDeleteMixin
+from core.admin_forms import config_field_names, status_badge
+from core.display import human_size, zoned_time
 from storage.adapters import ADAPTERS
+from storage.admin_forms import StorageLocationForm
 from storage.health import check_location
 from storage.models import StorageLocation
 
 
 @admin.register(StorageLocation)
-class StorageLocationAdmin(ConnectionTestMixin, TypedConfigAdmin[StorageLocation]):
+class StorageLocationAdmin(
+    ProtectedDeleteMixin, ConnectionTestMixin, ConnectionTestedAdmin[StorageLocation]
+):
+    """Storage locations: per-type settings tested before they are saved."""
+
     registry = ADAPTERS
     config_attr = "config"
-    list_display = ["name", "type", "status_badge", "is_default", "available_space_gb"]
+    config_form_base = StorageLocationForm
+    list_display = ["name", "type", "status_badge", "is_default", "available_space"]
     list_filter = ["type", "status", "is_default"]
     search_fields = ["name"]
     ordering = ["name"]
@@ -28,10 +38,10 @@ class StorageLocationAdmin(ConnectionTestMixin, TypedConfigAdmin[StorageLocation
     readonly_fields = [
         "type",
         "status",
-        "available_space_gb",
+        "available_space",
         "config_summary",
-        "created_at",
-        "updated_at",
+        "created",
+        "updated",
     ]
 
     def connection_test(self, obj: StorageLocation) -> tuple[int, str]:
@@ -77,10 +87,10 @@ class StorageLocationAdmin(ConnectionTestMixin, TypedConfigAdmin[StorageLocation
                     {
                         "fields": [
                             "status",
-                            "available_space_gb",
+                            "available_space",
                             "config_summary",
-                            "created_at",
-                            "updated_at",
+                            "created",
+                            "updated",
                         ],
                         "description": "Kept up to date by the storage checks.",
                     },
@@ -88,6 +98,47 @@ class StorageLocationAdmin(ConnectionTestMixin, TypedConfigAdmin[StorageLocation
             )
         return fieldsets
 
+    @admin.display(description="Created at", ordering="created_at")
+    def created(self, obj: StorageLocation) -> SafeString:
+        return zoned_time(obj.created_at)
+
+    @admin.display(description="Updated at", ordering="updated_at")
+    def updated(self, obj: StorageLocation) -> SafeString:
+        return zoned_time(obj.updated_at)
+
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: StorageLocation) -> SafeString:
         return status_badge(obj.status, obj.get_status_display())
+
+    def protected_advice(self, request: HttpRequest, objs: Any) -> list[SafeString]:
+        locations = list(objs)
+        query = f"?storage_location__id__exact={locations[0].pk}" if len(locations) == 1 else ""
+        return [
+            format_html(
+                'Point its <a class="underline" href="{}{}">backup jobs</a> at another location '
+                "first, and delete the backups stored here from the "
+                '<a class="underline" href="{}{}">backup executions list</a> (or let retention '
+                "remove them); then the location can be deleted.",
+                reverse("admin:jobs_backupjob_changelist"),
+                query,
+                reverse("admin:executions_backupexecution_changelist"),
+                query,
+            )
+        ]
+
+    @admin.display(description="Available space", ordering="available_space_gb")
+    def available_space(self, obj: StorageLocation) -> str:
+        if obj.available_space_gb is None:
+            return "—"
+        return human_size(int(obj.available_space_gb * 1024**3))
+
+    def save_model(
+        self, request: HttpRequest, obj: StorageLocation, form: Any, change: bool
+    ) -> None:
+        if isinstance(form, StorageLocationForm) and form.saved_untested:
+            # Saved despite a failed test: not known to work until the next check says so.
+            obj.status = StorageLocation.Status.UNKNOWN
+        super().save_model(request, obj, form, change)
+        if isinstance(form, StorageLocationForm) and form.connection_passed:
+            # As the API does after saving: record the status and free space it now has.
+            check_location(obj)

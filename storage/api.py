@@ -19,24 +19,13 @@ from rest_framework.response import Response
 from core.api import ConfigField, ModelViewSet, StrictModelSerializer, merge_typed_config
 from core.registry import Registry
 from storage.adapters import ADAPTERS
-from storage.adapters.base import StorageError
+from storage.connection import test_connection
 from storage.health import check_location
 from storage.models import StorageLocation
 
 
 class StorageConfigField(ConfigField):
     registry: ClassVar[Registry[Any]] = ADAPTERS
-
-
-def test_connection(type_name: str, config: dict[str, Any]) -> str:
-    """An empty string when the location works, else the adapter's readable reason."""
-    try:
-        ADAPTERS.get(type_name)(config).test_connection()
-    except StorageError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    except NotImplementedError:
-        return f"Locations of type {type_name} cannot be tested."
-    return ""
 
 
 class StorageLocationSerializer(StrictModelSerializer):

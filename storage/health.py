@@ -14,6 +14,9 @@ Status:
   start);
 * ``healthy`` otherwise.
 
+A location no check has looked at yet is ``unknown`` (the model's default); a check never sets
+it.
+
 A notification is created only on a transition into ``full`` (``storage_full``) or into
 ``unreachable`` (``storage_unreachable``), not on every check that finds the same state.
 """

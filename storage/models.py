@@ -27,6 +27,8 @@ class StorageLocation(models.Model):
         HEALTHY = "healthy", "Healthy"
         FULL = "full", "Full"
         UNREACHABLE = "unreachable", "Unreachable"
+        # Not checked yet: a new location must not look healthy before anything proved it.
+        UNKNOWN = "unknown", "Unknown"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255)
@@ -36,7 +38,7 @@ class StorageLocation(models.Model):
     )
     is_default = models.BooleanField(default=False)
     available_space_gb = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.HEALTHY)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,7 +55,7 @@ class StorageLocation(models.Model):
                 condition=models.Q(type__in=ADAPTERS.names()), name="storage_locations_type_valid"
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["healthy", "full", "unreachable"]),
+                condition=models.Q(status__in=["healthy", "full", "unreachable", "unknown"]),
                 name="storage_locations_status_valid",
             ),
         ]

@@ -26,6 +26,9 @@ class Engine(Strategy):
     is_database: ClassVar[bool] = False
     # The artifact's format before compression, used in its file name (``backup.dump.zst``).
     extension: ClassVar[str] = "bin"
+    #: The job options (``BackupJob.backup_options`` keys) this engine reads beyond the ones
+    #: every backup uses (compression, chunk size, verification); the job form shows only these.
+    backup_options: ClassVar[frozenset[str]] = frozenset()
 
     def artifact_extension(self, options: dict[str, Any]) -> str:
         """The extension a backup with these options produces (known before it starts)."""

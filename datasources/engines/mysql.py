@@ -54,6 +54,7 @@ class MySQLEngine(DatabaseEngine):
     label = "MySQL / MariaDB"
     config_schema = MySQLConnectionSchema
     extension = "sql"
+    backup_options = frozenset({"include_tables", "exclude_tables"})
 
     def backup(
         self, config: dict[str, Any], options: dict[str, Any], temp_dir: Path

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import zoneinfo
-from datetime import date
-from typing import Any
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -18,48 +13,17 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core.admin_actions import ObjectAction, ObjectActionsMixin
-from core.display import human_size, zoned_time
 from executions.admin.panels import execution_url
-from executions.cleanup import retention_preview
 from executions.models import BackupExecution
+from executions.retention_admin import RetentionPreviewMixin
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backups
 from jobs.admin import BackupJobAdmin
 from jobs.models import BackupJob
-from jobs.retention import RetentionPolicy
-
-_REASON = re.compile(r"^(daily|weekly|monthly) (\S+)$")
-
-
-def _slot(reason: str, policy: RetentionPolicy, today: date) -> str:
-    """``daily 2026-11-18`` → ``daily 3 of 7 (2026-11-18)``: which of the policy's periods
-    the backup fills, counting the current one as 1."""
-    match = _REASON.match(reason)
-    if not match:
-        return reason
-    rule, key = match.groups()
-    try:
-        if rule == "daily":
-            position = (today - date.fromisoformat(key)).days + 1
-            count = policy.keep_daily
-        elif rule == "weekly":
-            year, week = key.split("-W")
-            monday = date.fromisocalendar(int(year), int(week), 1)
-            this_monday = date.fromisocalendar(*today.isocalendar()[:2], 1)
-            position = (this_monday - monday).days // 7 + 1
-            count = policy.keep_weekly
-        else:
-            year, month = (int(part) for part in key.split("-"))
-            position = (today.year - year) * 12 + today.month - month + 1
-            count = policy.keep_monthly
-    except ValueError:
-        return reason
-    return f"{rule} {position} of {count} ({key})"
 
 
 def _links(executions: list[BackupExecution]) -> SafeString:
@@ -68,28 +32,10 @@ def _links(executions: list[BackupExecution]) -> SafeString:
     )
 
 
-class JobAdmin(ObjectActionsMixin, BackupJobAdmin):
+class JobAdmin(RetentionPreviewMixin, ObjectActionsMixin, BackupJobAdmin):
     """Backup jobs, with the actions that create executions."""
 
     actions = ["run_now", *BackupJobAdmin.actions]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [*super().get_readonly_fields(request, obj), "retention_panel"]
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = list(super().get_fieldsets(request, obj))
-        if obj is not None:
-            fieldsets.append(
-                (
-                    "Retention preview",
-                    {
-                        "fields": ["retention_panel"],
-                        "description": "What the retention policy as saved keeps (and why) "
-                        "and would delete if cleanup ran now. Nothing is deleted here.",
-                    },
-                )
-            )
-        return fieldsets
 
     def get_urls(self) -> list[URLPattern]:
         run = self.admin_site.admin_view(self.run_now_view)
@@ -123,49 +69,6 @@ class JobAdmin(ObjectActionsMixin, BackupJobAdmin):
 
     def run_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return _run_now(self, request, object_id)
-
-    @admin.display(description="Retention")
-    def retention_panel(self, obj: BackupJob) -> SafeString:
-        preview = retention_preview(obj)
-        policy = RetentionPolicy.from_json(obj.retention_policy)
-        zone = obj.schedule_timezone
-        today = timezone.now().astimezone(zoneinfo.ZoneInfo(zone)).date()
-        kept = format_html_join(
-            "",
-            "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>kept because: {}</td></tr>",
-            (
-                (
-                    execution_url(k.execution.pk),
-                    zoned_time(k.execution.finished_at, zone),
-                    human_size(k.execution.compressed_size_bytes),
-                    ", ".join(_slot(reason, policy, today) for reason in k.reasons),
-                )
-                for k in preview.keep
-            ),
-        )
-        deleted = format_html_join(
-            "",
-            "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>would be deleted</td></tr>",
-            (
-                (
-                    execution_url(e.pk),
-                    zoned_time(e.finished_at, zone),
-                    human_size(e.compressed_size_bytes),
-                )
-                for e in preview.delete
-            ),
-        )
-        auto = "on" if policy.auto_delete else "off: cleanup deletes nothing for this job"
-        return format_html(
-            "<div id='retention-preview'><p>{} kept, {} would be deleted, {} freed "
-            "(auto delete {}).</p><table class='text-sm'>{}{}</table></div>",
-            len(preview.keep),
-            len(preview.delete),
-            human_size(preview.bytes_to_free),
-            auto,
-            kept,
-            deleted,
-        )
 
 
 def _run_now(model_admin: JobAdmin, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -17,8 +17,12 @@ def job_data(postgres_datasource, s3_location, **overrides: object) -> dict[str,
         "storage_location": str(s3_location.pk),
         "schedule_cron": "0 3 * * *",
         "schedule_timezone": "Europe/Berlin",
-        "retention_policy": '{"keep_daily": 14}',
-        "backup_options": '{"compression": "gzip", "compression_level": 6}',
+        "retention_keep_daily": "14",
+        "retention_keep_weekly": "4",
+        "retention_keep_monthly": "12",
+        "option_compression": "gzip",
+        "option_compression_level": "6",
+        "option_compression_threads": "1",
     }
     data.update(overrides)
     return data
@@ -40,13 +44,16 @@ def test_a_bad_policy_or_schedule_is_a_form_error(admin_client, postgres_datasou
             postgres_datasource,
             s3_location,
             schedule_cron="every night",
-            retention_policy='{"keep_daily": -1, "bogus": 1}',
+            retention_keep_daily="-1",
+            option_compression_level="12",
         ),
     )
     assert response.status_code == 200
     html = response.content.decode()
     assert "is not a cron expression" in html
-    assert "Unknown field." in html
+    form = response.context["adminform"].form
+    assert "greater than or equal to 0" in str(form.errors["retention_keep_daily"])
+    assert "gzip takes a level from 1 to 9" in str(form.errors["option_compression_level"])
     assert not BackupJob.objects.exists()
 
 

@@ -21,7 +21,9 @@ def change_form_data(datasource: Datasource, **overrides: object) -> dict[str, o
     data: dict[str, object] = {
         "name": datasource.name,
         "enabled": "on",
-        "tags": '["production"]',
+        "tags": "production",
+        # The hosts here are made up; these tests are about the settings, not the connection.
+        "save_anyway": "on",
         "config_host": config["host"],
         "config_port": config["port"],
         "config_database": config["database"],
@@ -65,7 +67,8 @@ def test_adding_a_postgres_datasource_stores_its_config_and_secret(admin_client,
         {
             "name": "billing",
             "enabled": "on",
-            "tags": '["prod", "eu"]',
+            "tags": "prod, eu",
+            "save_anyway": "on",
             "config_host": "10.0.0.5",
             "config_port": "6432",
             "config_database": "billing",
@@ -92,7 +95,8 @@ def test_a_files_datasource_takes_one_pattern_per_line(admin_client, db):
         f"{ADD}?type=files",
         {
             "name": "uploads",
-            "tags": "[]",
+            "tags": "",
+            "save_anyway": "on",
             "config_source_path": "/srv/uploads",
             "config_include_patterns": "*.jpg\n*.png\n",
             "config_exclude_patterns": "tmp/*, cache/*",

@@ -30,7 +30,7 @@ def test_the_preview_names_the_reasons_and_the_bytes_to_free(admin_client):
         )
     html = admin_client.get(reverse("admin:jobs_backupjob_change", args=[job.pk])).content
     text = html.decode()
-    assert "id='retention-preview'" in text
-    assert "2 kept, 1 would be deleted, 3.0 MiB freed" in text
-    assert "kept because: newest, daily 1 of 2" in text
+    assert 'id="retention-preview"' in text
+    assert "2 of 3 completed backups kept; 1 would be deleted, 3.0 MiB freed." in text
+    assert "kept because: newest (always kept), daily 1 of 2" in text
     assert "kept because: daily 2 of 2" in text

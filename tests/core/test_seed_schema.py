@@ -129,7 +129,7 @@ SEED_ENUMS: dict[tuple[str, str], list[str]] = {
     ("datasources", "type"): ["postgres", "mysql", "mongodb", "sqlserver", "sqlite", "files"],
     ("datasources", "status"): ["healthy", "warning", "critical", "unknown"],
     ("storage_locations", "type"): ["local", "s3", "ssh", "minio", "backblaze"],
-    ("storage_locations", "status"): ["healthy", "full", "unreachable"],
+    ("storage_locations", "status"): ["healthy", "full", "unreachable", "unknown"],
     ("backup_executions", "status"): ["queued", "running", "completed", "failed", "cancelled"],
     ("backup_executions", "backup_type"): ["full", "incremental", "differential"],
     ("health_checks", "status"): ["ok", "timeout", "auth_failed", "unreachable", "error"],

@@ -38,6 +38,7 @@ class PostgresEngine(DatabaseEngine):
     label = "PostgreSQL"
     config_schema = PostgresConnectionSchema
     extension = "dump"
+    backup_options = frozenset({"include_tables", "exclude_tables", "parallel_jobs"})
 
     def artifact_extension(self, options: dict[str, Any]) -> str:
         # parallel_jobs > 1 uses pg_dump's directory format, streamed as a tar
