@@ -16,7 +16,7 @@ from storage.api import StorageLocationViewSet
 
 admin.site.site_header = "DataGuardian"
 admin.site.site_title = "DataGuardian"
-admin.site.index_title = "Backups"
+admin.site.index_title = "Dashboard"
 
 router = core_api.router()
 router.register("datasources", DatasourceViewSet, basename="datasource")
