@@ -81,5 +81,4 @@ DOCS_IMAGES = {
     "datasource-add-postgres": "datasource-postgres",
     "job-change": "job",
     "executions-backupexecution-changelist": "executions",
-    "execution-change": "execution",
 }
