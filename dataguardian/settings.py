@@ -169,6 +169,9 @@ UNFOLD: dict[str, Any] = {
     "SITE_SUBHEADER": "Backups you can restore",
     "SITE_URL": "/",
     "SITE_SYMBOL": "shield",
+    "SITE_FAVICONS": [
+        {"rel": "icon", "type": "image/svg+xml", "href": "dataguardian.navigation.favicon"}
+    ],
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_HISTORY": True,
     "SIDEBAR": "dataguardian.navigation.sidebar",

@@ -373,7 +373,10 @@ def test_the_restore_wizard_restores_the_backup_into_an_empty_database(journey):
     with page.expect_navigation():
         page.click("#action-restore")
     assert page.url.endswith(f"/admin/executions/backupexecution/{backup_id}/restore/")
+    # Only the chosen target's field is shown: the datasource list appears with "another".
+    assert page.locator("#row-target_datasource").is_hidden()
     page.check("[name=target_kind][value=other]")
+    assert page.locator("#row-target_datasource").is_visible()
     page.select_option("[name=target_datasource]", target["id"])
     confirm = page.locator("[name=confirm_name]")
     if confirm.count() and confirm.is_visible():  # asked for when the target is not empty

@@ -30,7 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, Route, ViewportSize
+from playwright.sync_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    Route,
+    ViewportSize,
+)
 
 from tests.support.databases import pg_exec
 from tests.support.processes import (
@@ -158,10 +166,12 @@ class Watch:
     insecure: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
     def attach(self, context: BrowserContext) -> None:
         context.route("**/*", self._route)
         context.on("request", self._request)
+        context.on("response", self._response)
         context.on("page", self.watch_page)
         for page in context.pages:
             self.watch_page(page)
@@ -185,13 +195,25 @@ class Watch:
         if not url.startswith(self.origin + "/"):
             self.insecure.append(url)
 
+    def _response(self, response: Response) -> None:
+        # A page's own status is the test's to check; a script, style, font or icon that the
+        # server does not have is a broken page whatever the page's status.
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.missing.append(f"{response.status} {response.url}")
+
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
             where = message.location.get("url", "") if message.location else ""
             self.console_errors.append(f"{message.text} ({where})")
 
     def reset(self) -> None:
-        for found in (self.outside, self.insecure, self.console_errors, self.page_errors):
+        for found in (
+            self.outside,
+            self.insecure,
+            self.console_errors,
+            self.page_errors,
+            self.missing,
+        ):
             found.clear()
 
     def problems(self) -> dict[str, list[str]]:
@@ -201,6 +223,7 @@ class Watch:
             "requests other than http to the server (mixed content)": self.insecure,
             "console errors": self.console_errors,
             "uncaught page errors": self.page_errors,
+            "resources the server answered with an error": self.missing,
         }
         return {kind: list(items) for kind, items in found.items() if items}
 
