@@ -17,11 +17,12 @@ EMPTY = "—"
 
 
 def zoned_time(moment: datetime | None, zone: str | tzinfo | None = None) -> SafeString:
-    """``moment`` in ``zone`` (a name such as ``Europe/Berlin``, or UTC when none), labelled
+    """``moment`` in ``zone`` (a name such as ``Europe/Berlin``; without one, the server's
+    ``TIME_ZONE``), labelled
     with the zone's abbreviation, the UTC time on hover. A ``<time>`` element."""
     if moment is None:
         return format_html("{}", EMPTY)
-    tz = ZoneInfo(zone) if isinstance(zone, str) else (zone or ZoneInfo("UTC"))
+    tz = ZoneInfo(zone) if isinstance(zone, str) else (zone or timezone.get_current_timezone())
     local = timezone.localtime(moment, tz)
     utc = timezone.localtime(moment, ZoneInfo("UTC"))
     return format_html(

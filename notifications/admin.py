@@ -13,6 +13,7 @@ from unfold.contrib.filters.admin import RangeDateTimeFilter
 
 from core.admin_base import ModelAdmin, TabularInline
 from core.admin_forms import ReadOnlyMixin, TypedConfigAdmin, config_field_names, status_badge
+from core.display import zoned_time
 from core.paginator import CappedPaginator
 from notifications.channels import CHANNELS
 from notifications.delivery import send_test
@@ -46,7 +47,7 @@ class ReadFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(ModelAdmin[Notification]):
-    list_display = ["title", "type", "severity_badge", "entity_type", "is_read", "created_at"]
+    list_display = ["title", "type", "severity_badge", "entity_type", "is_read", "created"]
     list_filter = [
         ReadFilter,
         "severity",
@@ -78,6 +79,10 @@ class NotificationAdmin(ModelAdmin[Notification]):
     @admin.display(description="Severity", ordering="severity")
     def severity_badge(self, obj: Notification) -> SafeString:
         return status_badge(obj.severity, obj.get_severity_display())
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Notification) -> SafeString:
+        return zoned_time(obj.created_at)
 
     @admin.display(description="Read", boolean=True, ordering="read_at")
     def is_read(self, obj: Notification) -> bool:
@@ -188,7 +193,7 @@ class NotificationChannelAdmin(TypedConfigAdmin[NotificationChannel]):
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyMixin, ModelAdmin[Delivery]):
     list_display = [
-        "created_at",
+        "created",
         "channel",
         "notification",
         "attempt",
@@ -203,6 +208,10 @@ class DeliveryAdmin(ReadOnlyMixin, ModelAdmin[Delivery]):
     date_hierarchy = "created_at"
     show_full_result_count = False
     paginator = CappedPaginator
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Delivery) -> SafeString:
+        return zoned_time(obj.created_at)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Delivery) -> SafeString:

@@ -68,7 +68,7 @@ class BackupChunkInline(ReadOnlyMixin, TabularInline[BackupChunk, BackupExecutio
 @admin.register(BackupExecution)
 class BackupExecutionAdmin(ObjectActionsMixin, ReadOnlyMixin, ModelAdmin[BackupExecution]):
     list_display = [
-        "created_at",
+        "created",
         "job",
         "kind",
         "status_badge",
@@ -313,7 +313,7 @@ class BackupExecutionAdmin(ObjectActionsMixin, ReadOnlyMixin, ModelAdmin[BackupE
 
 @admin.register(BackupChunk)
 class BackupChunkAdmin(ReadOnlyMixin, ModelAdmin[BackupChunk]):
-    list_display = ["execution", "chunk_number", "file_path", "size", "checksum", "created_at"]
+    list_display = ["execution", "chunk_number", "file_path", "size", "checksum", "created"]
     list_select_related = ["execution"]
     search_fields = ["file_path", "checksum", "=execution__id"]
     ordering = ["-created_at", "chunk_number"]
@@ -332,3 +332,7 @@ class BackupChunkAdmin(ReadOnlyMixin, ModelAdmin[BackupChunk]):
     @admin.display(description="Size", ordering="size_bytes")
     def size(self, obj: BackupChunk) -> str:
         return human_size(obj.size_bytes)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: BackupChunk) -> SafeString:
+        return zoned_time(obj.created_at)
