@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import admin
@@ -18,6 +19,7 @@ from core.admin_delete import ProtectedDeleteMixin
 from core.display import zoned_time
 from datasources.models import Datasource
 from jobs.admin_forms import (
+    OPTION_KEYS,
     OPTION_PREFIX,
     RETENTION_KEYS,
     RETENTION_PREFIX,
@@ -36,7 +38,7 @@ RETENTION_HELP = (
 )
 OPTIONS_HELP = (
     "Only the options that apply to the datasource's type are shown (the common ones until a "
-    "datasource is chosen and the job saved)."
+    "datasource is chosen); they follow the datasource as it is changed."
 )
 
 
@@ -74,6 +76,7 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
 
     class Media:
         js = ["jobs/job_form.js"]
+        css = {"all": ["jobs/job_form.css"]}
 
     # --- the form ---------------------------------------------------------------------------
 
@@ -104,6 +107,11 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
         )
         kwargs["form"] = form_class
         form = super().get_form(request, obj, change=change, **kwargs)
+        datasource = form.base_fields.get("datasource")  # absent when the page is view-only
+        if datasource is not None:
+            # The autocomplete select sits inside the admin's related-object wrapper.
+            select: Any = getattr(datasource.widget, "widget", datasource.widget)
+            select.attrs["data-options-url"] = reverse("admin:jobs_backupjob_options_for")
         cron = form.base_fields.get("schedule_cron")  # absent when the page is view-only
         widget = cron.widget if cron is not None else None
         if isinstance(widget, CronInput):
@@ -111,9 +119,15 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
         return form
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        options = [
-            OPTION_PREFIX + key for key in options_for(self.datasource_type_for(request, obj))
-        ]
+        editable = (
+            self.has_change_permission(request, obj)
+            if obj is not None
+            else self.has_add_permission(request)
+        )
+        # An editable page carries every option, those that do not apply hidden, so that they
+        # can follow the datasource select; a read-only page shows only those that apply.
+        keys = OPTION_KEYS if editable else options_for(self.datasource_type_for(request, obj))
+        options = [OPTION_PREFIX + key for key in keys]
         retention = [RETENTION_PREFIX + key for key in RETENTION_KEYS]
         if obj is not None:
             retention.append("retention_preview")
@@ -223,6 +237,11 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
                 name="jobs_backupjob_schedule_preview",
             ),
             path(
+                "options-for/",
+                self.admin_site.admin_view(self.options_for_view),
+                name="jobs_backupjob_options_for",
+            ),
+            path(
                 "<uuid:pk>/retention-preview/",
                 self.admin_site.admin_view(self.retention_preview_view),
                 name="jobs_backupjob_retention_preview",
@@ -237,6 +256,24 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
         return JsonResponse(
             schedule_preview(request.GET.get("cron", ""), request.GET.get("tz", "UTC") or "UTC")
         )
+
+    def options_for_view(self, request: HttpRequest) -> JsonResponse:
+        """``?datasource=<id>`` → the option fields that apply to that datasource's type; the
+        common ones when none is given (as the form shows them before one is chosen)."""
+        if not (self.has_add_permission(request) or self.has_view_or_change_permission(request)):
+            return JsonResponse({"error": "Not allowed."}, status=403)
+        chosen = request.GET.get("datasource", "").strip()
+        kind: str | None = None
+        if chosen:
+            try:
+                uuid.UUID(chosen)
+            except ValueError:
+                return JsonResponse({"error": f"Not a datasource id: {chosen!r}."}, status=400)
+            found = Datasource.objects.filter(pk=chosen).values_list("type", flat=True).first()
+            if found is None:
+                return JsonResponse({"error": f"No datasource with id {chosen}."}, status=404)
+            kind = str(found)
+        return JsonResponse({"options": [OPTION_PREFIX + key for key in options_for(kind)]})
 
     def retention_preview_view(self, request: HttpRequest, pk: str) -> JsonResponse:
         """``?keep_daily=&keep_weekly=&keep_monthly=&auto_delete=`` → the preview table of the

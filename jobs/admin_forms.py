@@ -4,8 +4,10 @@
 form edits them as one typed field per key (``retention_keep_daily``, ``option_compression``,
 ...) and validates the assembled objects through the one declaration of their structure,
 ``jobs.schemas``, so an error names the field it belongs to. Only the options the chosen
-datasource's engine reads are shown (the common ones while no datasource is chosen); stored
-options the form does not show are kept as they are.
+datasource's engine reads apply (the common ones while no datasource is chosen). Every option
+field is in the page so that ``jobs/job_form.js`` can switch them when another datasource is
+picked; one that does not apply is disabled and its row hidden (``data-option-applies``), and
+a value posted for it is ignored. Stored options that do not apply are kept as they are.
 
 The cron field carries its own preview: the expression read aloud (cron-descriptor) and the
 next five runs in the job's time zone, with preset buttons.
@@ -308,13 +310,19 @@ class BackupJobForm(forms.ModelForm):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
         self.shown_options = options_for(self.datasource_type)
         for key in OPTION_KEYS:
-            if key not in self.shown_options:
-                self.fields.pop(OPTION_PREFIX + key, None)
+            field = self.fields.get(OPTION_PREFIX + key)
+            if field is None:
+                continue
+            applies = key in self.shown_options
+            # Disabled, the field renders its stored value and Django ignores what is posted
+            # for it, so an option of another datasource type is neither an error nor saved.
+            field.disabled = not applies
+            field.widget.attrs["data-option-applies"] = "true" if applies else "false"
         policy = {**default_retention_policy(), **(self.instance.retention_policy or {})}
         for key in RETENTION_KEYS:
             self.initial.setdefault(RETENTION_PREFIX + key, policy.get(key))
         options = self.stored_options()
-        for key in self.shown_options:
+        for key in OPTION_KEYS:
             value = options.get(key)
             if key in LIST_OPTIONS:
                 value = "\n".join(str(item) for item in value or [])

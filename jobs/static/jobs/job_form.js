@@ -1,5 +1,6 @@
-// The job form's live previews: the cron field's reading and next runs, and the retention
-// preview, fetched from the admin's staff-only JSON endpoints as the fields change.
+// The job form's live parts: the cron field's reading and next runs, the retention preview,
+// and the backup options that apply to the chosen datasource, fetched from the admin's
+// staff-only JSON endpoints as the fields change.
 (function () {
   "use strict";
 
@@ -67,8 +68,45 @@
     });
   }
 
+  function setupOptions() {
+    const select = document.querySelector('select[name="datasource"]');
+    const url = select && select.dataset.optionsUrl;
+    if (!url) return;
+    const inputs = document.querySelectorAll("[data-option-applies]");
+    let shownFor = select.value;
+    let latest = 0;
+
+    function apply(names) {
+      inputs.forEach(function (input) {
+        const applies = names.indexOf(input.name) !== -1;
+        // job_form.css hides the row of an option marked false; disabled, it is not posted.
+        input.dataset.optionApplies = applies ? "true" : "false";
+        input.disabled = !applies;
+      });
+    }
+
+    function refresh() {
+      // select2 reports a pick through jQuery and a plain select natively; act once per value.
+      if (select.value === shownFor) return;
+      shownFor = select.value;
+      const asked = ++latest;
+      const params = new URLSearchParams({ datasource: select.value });
+      fetch(url + "?" + params, { credentials: "same-origin" })
+        .then((response) => (response.ok ? response.json() : null))
+        .then((data) => {
+          if (asked === latest && data && data.options) apply(data.options);
+        });
+    }
+
+    select.addEventListener("change", refresh);
+    // The admin's autocomplete (select2) triggers its change through jQuery, which native
+    // listeners do not hear.
+    if (window.django && window.django.jQuery) window.django.jQuery(select).on("change", refresh);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupCron();
     setupRetention();
+    setupOptions();
   });
 })();
