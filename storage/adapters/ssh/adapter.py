@@ -202,8 +202,10 @@ class SSHAdapter(StorageAdapter):
         try:
             session.sftp.remove(temp)
             return
-        except Exception:  # the error that aborted the upload is the one to report
-            if session.transport.is_active():
+        except Exception as exc:  # the error that aborted the upload is the one to report
+            # An answer from the server (a status with an errno) is final; anything else may be
+            # the connection dying, which the transport notices only a moment later.
+            if getattr(exc, "errno", None) is not None and not _is_connection_error(exc):
                 return  # refused or already gone; the caller's delete of the run will retry
         with suppress(Exception), self._session() as fresh:
             fresh.sftp.remove(temp)
