@@ -36,6 +36,10 @@ def test_connection(type_name: str, config: dict[str, Any]) -> HealthResult:
     """The engine's check of ``config``; never raises, never returns a secret."""
     engine = ENGINES.get(type_name)
     secrets = [str(config.get(key) or "") for key in engine.secret_fields]
+    missing = engine().missing_tools()
+    if missing:
+        # The settings may well be right, but nothing could be backed up with them here.
+        return HealthResult("error", error_message=" ".join(t.missing_message() for t in missing))
     try:
         result: HealthResult = engine().check_health(config, TEST_TIMEOUT_SECONDS)
     except NotImplementedError as exc:

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from core.api import ReadOnlyViewSet
 from core.queues import PRIORITY_MANUAL
 from core.registry import ConfigSchema
+from datasources.engines import assembled_schema
 from datasources.models import Datasource
 from executions import verification
 from executions.downloads import NothingToDownload, artifact_response, downloadable_chunks
@@ -126,25 +127,9 @@ class JSONErrorsNegotiation(BaseContentNegotiation):
         return (renderers[0], renderers[0].media_type)
 
 
-class RestoreOptionsSerializer(ConfigSchema):
-    clean = serializers.BooleanField(
-        required=False, help_text="PostgreSQL: drop objects before recreating them."
-    )
-    no_owner = serializers.BooleanField(required=False)
-    no_acl = serializers.BooleanField(required=False)
-    schemas = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, max_length=100
-    )
-    tables = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, max_length=1000
-    )
-    jobs = serializers.IntegerField(min_value=1, max_value=64, required=False)
-    create_database = serializers.BooleanField(
-        required=False, help_text="MySQL/MariaDB: create the target database if missing."
-    )
-    overwrite = serializers.BooleanField(
-        required=False, help_text="Files: replace files that exist in the target."
-    )
+#: Every engine's restore options; a restore takes those of its target's engine
+#: (``Engine.restore_options_schema``, checked by ``restore_execution``).
+RestoreOptionsSerializer = assembled_schema("RestoreOptionsSerializer", "restore_options_schema")
 
 
 class RestoreRequestSerializer(ConfigSchema):

@@ -74,6 +74,7 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
     size_hint = max_chunk or _expected_size(execution)
     started = time.monotonic()
     try:
+        engine.require_tools()
         temp_dir.mkdir(parents=True, mode=0o700)
         with (
             heartbeat(execution.id),

@@ -16,7 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rest_framework import serializers
+
 from core import system_settings
+from core.validation import drf_to_django_errors
 from datasources.engines.base import EngineError
 from datasources.models import Datasource
 from executions import alerts
@@ -40,9 +43,6 @@ from storage.adapters.base import StorageError
 
 logger = logging.getLogger(__name__)
 
-# Where the target of a files or SQLite restore is a path, not the datasource's own.
-PATH_FIELDS = {"files": "source_path", "sqlite": "file_path"}
-
 
 class RestoreRefused(Exception):
     """A restore that must not start; nothing was created or touched."""
@@ -60,10 +60,12 @@ def restore_execution(
     confirm: bool = False,
 ) -> BackupExecution:
     """A ``queued`` restore execution of ``backup`` into ``target_datasource`` (default: the
-    backup's own datasource), or, for files and SQLite, into ``target_path``.
+    backup's own datasource), or, for the engines restoring into a path (files, SQLite), into
+    ``target_path``.
 
     Raises ``RestoreRefused`` when the backup is not a completed backup, the target is of
-    another type, or the restore would write over a datasource without ``confirm``.
+    another type, an option is not one the engine takes, or the restore would write over a
+    datasource without ``confirm``.
     """
     if backup.kind != BackupExecution.Kind.BACKUP:
         raise RestoreRefused(f"Execution {backup.id} is a restore, not a backup.")
@@ -77,13 +79,19 @@ def restore_execution(
             f"A {backup.datasource.type} backup cannot be restored into {target.name}, a "
             f"{target.type} datasource."
         )
+    engine = target.engine
     if target_path is not None:
-        if target.type not in PATH_FIELDS:
+        if engine.path_field is None:
             raise RestoreRefused(
                 f"A target path applies to files and SQLite restores, not to {target.type}."
             )
         if not Path(target_path).is_absolute():
             raise RestoreRefused(f"The target path {target_path!r} must be absolute.")
+    try:
+        options = engine.restore_options_schema.validate_data(options or {})
+    except serializers.ValidationError as exc:
+        problems = "; ".join(drf_to_django_errors(exc))
+        raise RestoreRefused(f"Invalid options for a {engine.label} restore: {problems}") from None
     if not confirm and would_overwrite(target_path):
         where = target_path or f"datasource {target.name}"
         raise RestoreRefused(
@@ -135,7 +143,7 @@ def perform_restore(execution: BackupExecution) -> bool:
     target_path = execution.metadata.get("target_path")
     config = dict(target.connection_config)
     if target_path:
-        config[PATH_FIELDS[target.type]] = target_path
+        config = target.engine().with_target_path(config, target_path)
     temp_dir = Path(system_settings.get("system.temp_directory")) / f"restore-{execution.id}"
     started = time.monotonic()
     try:
@@ -143,12 +151,14 @@ def perform_restore(execution: BackupExecution) -> bool:
         chunks = expected_chunks(adapter, backup, manifest)
         total = sum(chunk.size for chunk in chunks)
         progress = RestoreProgress(execution, total)
+        engine = target.engine()
+        engine.require_tools()
         with heartbeat(execution.id):
             verify_chunks(adapter, chunks, manifest, progress)
             temp_dir.mkdir(parents=True, mode=0o700)
             with ChunkReader(adapter, chunks, progress) as raw:
                 stream = open_decompressed(raw, compression_of(manifest))
-                result = target.engine().restore(config, options, stream, temp_dir, manifest)
+                result = engine.restore(config, options, stream, temp_dir, manifest)
                 raw.check_complete()
     except Exception as exc:
         return _failed(execution, exc)

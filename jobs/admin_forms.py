@@ -34,8 +34,10 @@ from unfold.widgets import (
     UnfoldBooleanSwitchWidget,
 )
 
+from core.admin_forms import form_field_for
+from core.admin_widgets import themed
 from core.display import zoned_time
-from core.registry import UnknownType
+from core.registry import ConfigSchema, UnknownType
 from core.validation import drf_to_django_errors
 from datasources.engines import ENGINES
 from jobs.models import BackupJob, validate_cron
@@ -52,31 +54,22 @@ from jobs.schemas import (
 RETENTION_PREFIX = "retention_"
 OPTION_PREFIX = "option_"
 RETENTION_KEYS = ["keep_daily", "keep_weekly", "keep_monthly", "auto_delete"]
+#: The options every backup reads, shown first (compression) and last (chunks, verification);
+#: the datasource's engine options (``Engine.options_schema``) come between them.
+_LEADING_OPTIONS = ["compression", "compression_level", "compression_threads"]
+_TRAILING_OPTIONS = ["max_file_size_mb", "verify_after_backup", "verification_assertions"]
+COMMON_OPTIONS = frozenset(_LEADING_OPTIONS + _TRAILING_OPTIONS)
+#: Every engine's own options, each once, in registry order.
+_ENGINE_OPTION_FIELDS: dict[str, serializers.Field] = {}  # type: ignore[type-arg]
+for _type in ENGINES:
+    for _key, _field in ENGINES.get(_type).options_schema._declared_fields.items():
+        _ENGINE_OPTION_FIELDS.setdefault(_key, _field)
 #: Every option the form edits, in the order shown.
-OPTION_KEYS = [
-    "compression",
-    "compression_level",
-    "compression_threads",
-    "parallel_jobs",
-    "include_tables",
-    "exclude_tables",
-    "max_file_size_mb",
-    "verify_after_backup",
-    "verification_assertions",
-]
-#: The options every backup uses, whatever its engine (the pipeline compresses, chunks and
-#: verifies); the others apply where the engine declares them (``Engine.backup_options``).
-COMMON_OPTIONS = frozenset(
-    {
-        "compression",
-        "compression_level",
-        "compression_threads",
-        "max_file_size_mb",
-        "verify_after_backup",
-        "verification_assertions",
-    }
+OPTION_KEYS = [*_LEADING_OPTIONS, *_ENGINE_OPTION_FIELDS, *_TRAILING_OPTIONS]
+LIST_OPTIONS = frozenset(
+    {"verification_assertions"}
+    | {key for key, f in _ENGINE_OPTION_FIELDS.items() if isinstance(f, serializers.ListField)}
 )
-LIST_OPTIONS = frozenset({"include_tables", "exclude_tables", "verification_assertions"})
 #: Options whose empty field means "none" (stored as null) rather than "the default".
 NULLABLE_OPTIONS = frozenset({"compression_level", "max_file_size_mb"})
 
@@ -101,7 +94,7 @@ def options_for(datasource_type: str | None) -> list[str]:
     extra: frozenset[str] = frozenset()
     if datasource_type:
         with contextlib.suppress(UnknownType):
-            extra = ENGINES.get(datasource_type).backup_options
+            extra = ENGINES.get(datasource_type).backup_options()
     return [key for key in OPTION_KEYS if key in COMMON_OPTIONS or key in extra]
 
 
@@ -261,15 +254,6 @@ class BackupJobForm(forms.ModelForm):  # type: ignore[type-arg]
         "Compression threads",
         str(_OPTIONS["compression_threads"].help_text),
     )
-    option_parallel_jobs = _int_field(
-        _OPTIONS["parallel_jobs"],
-        "Parallel dump jobs",
-        "pg_dump --jobs: tables dumped at once (above 1 the dump is in directory format).",
-    )
-    option_include_tables = _lines_field(
-        "Only these tables", "One table or pattern per line. Empty: every table."
-    )
-    option_exclude_tables = _lines_field("Skip these tables", "One table or pattern per line.")
     option_max_file_size_mb = _int_field(
         _OPTIONS["max_file_size_mb"],
         "Split into files of (MB)",
@@ -371,7 +355,7 @@ class BackupJobForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def _validate(
         self,
-        schema: type[RetentionPolicySchema | BackupOptionsSchema],
+        schema: type[ConfigSchema],
         data: dict[str, Any],
         prefix: str,
     ) -> dict[str, Any] | None:
@@ -390,3 +374,14 @@ class BackupJobForm(forms.ModelForm):  # type: ignore[type-arg]
                     label = "" if key == "non_field_errors" else f"{key}: "
                     self.add_error(None, [f"{label}{line}" for line in lines])
             return None
+
+
+# Declared after the class, from the engines' schemas; the admin's form subclasses collect
+# them from ``declared_fields`` like the ones written above.
+for _key, _field in _ENGINE_OPTION_FIELDS.items():
+    BackupJobForm.declared_fields[OPTION_PREFIX + _key] = themed(
+        form_field_for(_key, _field, secret=False)
+    )
+    BackupJobForm.base_fields[OPTION_PREFIX + _key] = BackupJobForm.declared_fields[
+        OPTION_PREFIX + _key
+    ]

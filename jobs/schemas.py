@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.registry import ConfigSchema
+from datasources.engines import assembled_schema
 
 COMPRESSIONS = ["gzip", "zstd", "lz4", "none"]
 
@@ -21,7 +22,10 @@ class RetentionPolicySchema(ConfigSchema):
     auto_delete = serializers.BooleanField(default=False)
 
 
-class BackupOptionsSchema(ConfigSchema):
+class CommonBackupOptions(ConfigSchema):
+    """The options every backup reads, whatever its engine: the pipeline compresses, chunks
+    and verifies. Each engine adds its own (``Engine.options_schema``)."""
+
     compression = serializers.ChoiceField(choices=COMPRESSIONS, default="zstd")
     compression_level = serializers.IntegerField(required=False, allow_null=True)
     compression_threads = serializers.IntegerField(
@@ -30,13 +34,6 @@ class BackupOptionsSchema(ConfigSchema):
         required=False,
         default=1,
         help_text="zstd worker threads; 1 leaves the other cores to the database, 0 = all cores.",
-    )
-    parallel_jobs = serializers.IntegerField(min_value=1, max_value=64, required=False, default=1)
-    exclude_tables = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, default=list
-    )
-    include_tables = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, default=list
     )
     max_file_size_mb = serializers.IntegerField(
         min_value=1, max_value=5 * 1024 * 1024, required=False, allow_null=True
@@ -68,6 +65,11 @@ class BackupOptionsSchema(ConfigSchema):
                     }
                 )
         return attrs
+
+
+#: A job's ``backup_options``: the common options and every engine's. An option of another
+#: engine than the job's is kept as stored and ignored by the backup.
+BackupOptionsSchema = assembled_schema("BackupOptionsSchema", "options_schema", CommonBackupOptions)
 
 
 def default_retention_policy() -> dict[str, Any]:

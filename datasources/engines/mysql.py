@@ -5,15 +5,18 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-import shutil
+import secrets as _random
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rest_framework import serializers
+
+from core.registry import ConfigSchema
 from datasources.engines.base import (
     BackupResult,
     BackupStream,
@@ -23,6 +26,7 @@ from datasources.engines.base import (
     HealthResult,
     HealthStatus,
     RestoreSource,
+    TableSelectionOptions,
     elapsed_ms,
 )
 from datasources.engines.process import (
@@ -32,6 +36,16 @@ from datasources.engines.process import (
     run_tool,
     secret_file,
     tool_env,
+)
+from datasources.engines.tools import Tool
+from datasources.engines.verification import (
+    ASSERTION_TIMEOUT_SECONDS,
+    SCRATCH_PREFIX,
+    Check,
+    Inspection,
+    Scratch,
+    assertion_check,
+    scratch_secrets,
 )
 
 DUMP_FLAGS = (
@@ -45,8 +59,20 @@ DUMP_FLAGS = (
 )
 
 
+DUMP_TOOL = Tool(("mariadb-dump", "mysqldump"), "mariadb-client", "MySQL / MariaDB backups")
+CLIENT_TOOL = Tool(("mariadb", "mysql"), "mariadb-client", "MySQL / MariaDB restores and checks")
+
+
 class MySQLConnectionSchema(DatabaseConnectionSchema):
     default_port = 3306
+
+
+class MySQLRestoreOptions(ConfigSchema):
+    create_database = serializers.BooleanField(
+        required=False,
+        label="Create the target database if it is missing",
+        help_text="MySQL / MariaDB: create the target database if missing.",
+    )
 
 
 class MySQLEngine(DatabaseEngine):
@@ -54,7 +80,11 @@ class MySQLEngine(DatabaseEngine):
     label = "MySQL / MariaDB"
     config_schema = MySQLConnectionSchema
     extension = "sql"
-    backup_options = frozenset({"include_tables", "exclude_tables"})
+    options_schema = TableSelectionOptions
+    admin_restore_options = ("create_database",)
+    restore_options_schema = MySQLRestoreOptions
+    scratch_server_setting = "verification.mysql_server"
+    tools = (DUMP_TOOL, CLIENT_TOOL)
 
     def backup(
         self, config: dict[str, Any], options: dict[str, Any], temp_dir: Path
@@ -78,13 +108,17 @@ class MySQLEngine(DatabaseEngine):
     ) -> dict[str, Any]:
         return _restore(config, options, source, temp_dir)
 
+    # --- Verification ---------------------------------------------------------------------
 
-def _find(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    raise EngineError(f"None of {', '.join(names)} is installed on this worker.")
+    def scratch(self, server: Mapping[str, Any], temp_dir: Path) -> AbstractContextManager[Scratch]:
+        return _scratch(server, temp_dir)
+
+
+def _find(tool: Tool) -> str:
+    found = tool.find()
+    if found is None:
+        raise EngineError(tool.missing_message())
+    return found
 
 
 def _option_value(value: str) -> str:
@@ -99,7 +133,7 @@ def _option_value(value: str) -> str:
     return f'"{escaped}"'
 
 
-def ssl_flags(config: dict[str, Any], tool: str) -> list[str]:
+def ssl_flags(config: Mapping[str, Any], tool: str) -> list[str]:
     """The client options ``ssl_enabled`` asks for: MariaDB's tools take ``--ssl``, MySQL's
     ``--ssl-mode=REQUIRED``. ``tool`` is the tool's ``--version`` output or its file name."""
     if not config.get("ssl_enabled"):
@@ -107,13 +141,14 @@ def ssl_flags(config: dict[str, Any], tool: str) -> list[str]:
     return ["--ssl"] if "mariadb" in tool.lower() else ["--ssl-mode=REQUIRED"]
 
 
-def option_file(config: dict[str, Any]) -> str:
+def option_file(config: Mapping[str, Any]) -> str:
+    connection = MySQLConnectionSchema.parse(config)
     lines = [
         "[client]",
-        f"user={_option_value(str(config['username']))}",
-        f"password={_option_value(str(config.get('password') or ''))}",
-        f"host={_option_value(str(config['host']))}",
-        f"port={int(config.get('port') or 3306)}",
+        f"user={_option_value(connection.username)}",
+        f"password={_option_value(connection.password)}",
+        f"host={_option_value(connection.host)}",
+        f"port={connection.port}",
         "protocol=TCP",
     ]
     return "\n".join(lines) + "\n"
@@ -163,13 +198,13 @@ def select_tables(
 def _backup(
     config: dict[str, Any], options: dict[str, Any], temp_dir: Path
 ) -> Iterator[BackupStream]:
-    password = str(config.get("password") or "")
-    secrets = [password]
-    database = str(config["database"])
+    connection = MySQLConnectionSchema.parse(config)
+    secrets = [connection.password]
+    database = connection.database
     include = list(options.get("include_tables") or [])
     exclude = list(options.get("exclude_tables") or [])
-    dump_tool = _find("mariadb-dump", "mysqldump")
-    client_tool = _find("mariadb", "mysql")
+    dump_tool = _find(DUMP_TOOL)
+    client_tool = _find(CLIENT_TOOL)
     env = tool_env(temp_dir)
 
     with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
@@ -277,10 +312,11 @@ def _check_health(config: dict[str, Any], timeout: float) -> HealthResult:
     """Run the client once with the option file the backup uses (the password never in argv
     or the environment). ``--connect-timeout`` bounds the connection and ``run_tool`` kills
     the client when the whole check outlives ``timeout``."""
-    password = str(config.get("password") or "")
+    connection = MySQLConnectionSchema.parse(config)
+    password = connection.password
     started = time.monotonic()
     try:
-        client = _find("mariadb", "mysql")
+        client = _find(CLIENT_TOOL)
         with tempfile.TemporaryDirectory(prefix="dataguardian-health-") as directory:
             temp_dir = Path(directory)
             ssl = ssl_flags(config, Path(client).name)
@@ -301,8 +337,7 @@ def _check_health(config: dict[str, Any], timeout: float) -> HealthResult:
                     timeout=timeout,
                 )
     except EngineError as exc:
-        where = f"{config['host']}:{config.get('port') or 3306}"
-        message = f"MySQL / MariaDB at {where}: {exc}"
+        message = f"MySQL / MariaDB at {connection.where}: {exc}"
         return HealthResult(_health_status(message), elapsed_ms(started), error_message=message)
     latency = elapsed_ms(started)
     lines = output.splitlines()
@@ -334,10 +369,10 @@ def _restore(
     one the client uses: the target datasource's. ``create_database`` creates it first when
     missing. A failing statement stops the client; what ran before it stays applied.
     """
-    password = str(config.get("password") or "")
-    secrets = [password]
-    database = str(config["database"])
-    client_tool = _find("mariadb", "mysql")
+    connection = MySQLConnectionSchema.parse(config)
+    secrets = [connection.password]
+    database = connection.database
+    client_tool = _find(CLIENT_TOOL)
     env = tool_env(temp_dir)
     with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
         defaults = f"--defaults-extra-file={cnf}"
@@ -357,3 +392,73 @@ def _restore(
             secrets=secrets,
         )
     return {"tool_version": tool_version, "engine_output": tail}
+
+
+# --- Verification: the scratch database ----------------------------------------------------
+
+
+def _run_query(server: Mapping[str, Any], temp_dir: Path, query: str, database: str = "") -> str:
+    password = MySQLConnectionSchema.parse(server).password
+    with secret_file(temp_dir, "my.cnf", option_file(server)) as cnf:
+        argv = [_find(CLIENT_TOOL), f"--defaults-extra-file={cnf}", "--connect-timeout=15"]
+        if server.get("ssl_enabled"):
+            argv.append("--ssl")
+        if database:
+            argv.append(f"--database={database}")
+        return run_tool(
+            [*argv, "-N", "-B", "-e", query],
+            tool_env(temp_dir),
+            secrets=[password],
+            timeout=ASSERTION_TIMEOUT_SECONDS,
+        )
+
+
+@contextmanager
+def _scratch(server: Mapping[str, Any], temp_dir: Path) -> Iterator[Scratch]:
+    """A new database on ``server``, dropped when the context exits."""
+    server = {key: value for key, value in server.items() if key != "database"}
+    server.pop("maintenance_database", None)
+    name = f"{SCRATCH_PREFIX}{_random.token_hex(6)}"
+
+    def inspect(restored: dict[str, Any], assertions: list[str]) -> Inspection:
+        return _inspect(server, name, temp_dir, assertions)
+
+    _run_query(server, temp_dir, f"CREATE DATABASE {_quote_identifier(name)}")
+    try:
+        yield Scratch(
+            {**server, "database": name}, inspect, scratch_secrets(server.get("password"))
+        )
+    finally:
+        _run_query(server, temp_dir, f"DROP DATABASE IF EXISTS {_quote_identifier(name)}")
+
+
+def _inspect(
+    server: Mapping[str, Any], name: str, temp_dir: Path, assertions: list[str]
+) -> Inspection:
+    # ``name`` is generated here (dgverify_ and hex digits); it needs no escaping as a literal.
+    listing = _run_query(
+        server,
+        temp_dir,
+        "SELECT TABLE_NAME FROM information_schema.TABLES "  # noqa: S608
+        f"WHERE TABLE_SCHEMA = '{name}' AND TABLE_TYPE = 'BASE TABLE'",
+    )
+    tables = [line for line in listing.splitlines() if line]
+    rows = 0
+    if tables:
+        # Identifiers quoted; the client has no bind parameters.
+        total = " + ".join(
+            f"(SELECT COUNT(*) FROM {_quote_identifier(t)})"  # noqa: S608
+            for t in tables
+        )
+        rows = int(_run_query(server, temp_dir, f"SELECT {total}", name).strip() or 0)
+    results = []
+    for number, assertion in enumerate(assertions, 1):
+        check_name = f"assertion_{number}"
+        try:
+            output = _run_query(server, temp_dir, assertion, name)
+        except Exception as exc:
+            results.append(Check(check_name, False, f"{assertion!r} raised: {exc}"))
+            continue
+        lines = [tuple(line.split("\t")) for line in output.splitlines()]
+        results.append(assertion_check(check_name, assertion, lines))
+    return Inspection(tables=len(tables), rows=rows, assertions=results)

@@ -13,7 +13,8 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +28,7 @@ from datasources.engines.base import (
     RestoreSource,
     elapsed_ms,
 )
+from datasources.engines.verification import Check, Inspection, Scratch, assertion_check
 
 #: Pages copied per backup step; between steps other connections may write.
 BACKUP_PAGES_PER_STEP = 1024
@@ -165,6 +167,8 @@ class SQLiteEngine(Engine):
     name = "sqlite"
     label = "SQLite"
     config_schema = SQLiteConnectionSchema
+    path_field = "file_path"
+    path_label = "Database file"
 
     @contextlib.contextmanager
     def backup(
@@ -210,6 +214,37 @@ class SQLiteEngine(Engine):
         manifest: dict[str, Any],
     ) -> dict[str, Any]:
         return _restore(Path(config["file_path"]), source)
+
+    # --- Verification ---------------------------------------------------------------------
+
+    def scratch(self, server: Mapping[str, Any], temp_dir: Path) -> AbstractContextManager[Scratch]:
+        """A database file in the verification's own temporary directory."""
+        return contextlib.nullcontext(
+            Scratch({"file_path": str(temp_dir / "restored.sqlite3")}, _inspect_restored)
+        )
+
+
+def _inspect_restored(config: dict[str, Any], assertions: list[str]) -> Inspection:
+    path = Path(config["file_path"])
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        integrity = [str(row[0]) for row in connection.execute("PRAGMA integrity_check")]
+        # Counted as at backup time, so the two figures compare.
+        tables, rows = count_tables_and_rows(connection)
+        results = []
+        for number, assertion in enumerate(assertions, 1):
+            try:
+                found = [tuple(row) for row in connection.execute(assertion).fetchall()]
+            except sqlite3.Error as exc:
+                results.append(Check(f"assertion_{number}", False, f"{assertion!r} raised: {exc}"))
+                continue
+            results.append(assertion_check(f"assertion_{number}", assertion, found))
+    finally:
+        connection.close()
+    integrity_check = Check(
+        "integrity_check", integrity == ["ok"], f"PRAGMA integrity_check: {'; '.join(integrity)}"
+    )
+    return Inspection(tables=tables, rows=rows, checks=[integrity_check], assertions=results)
 
 
 # --- Health check ---------------------------------------------------------------------------

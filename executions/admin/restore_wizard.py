@@ -1,8 +1,9 @@
 """The restore wizard: from a completed backup's page to a queued restore execution.
 
 One page: where to restore (the backup's own datasource, another datasource of the same
-type, or, for files and SQLite, a directory), the options (PostgreSQL: schemas and tables,
-clean), and, when the target holds data, the target's name typed to confirm. "Holds data" is
+type, or, for the engines that restore into a path, a directory or file), the options the
+engine offers here (``Engine.admin_restore_options``: PostgreSQL's schemas, tables and clean,
+for instance), and, when the target holds data, the target's name typed to confirm. "Holds data" is
 ``executions.restore.would_overwrite``, the check the restore itself applies: always for a
 datasource, for a path only when something is there. When the name is missing or wrong the
 page comes back with what the restore will overwrite and every choice kept.
@@ -22,12 +23,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from core.admin_forms import form_field_for
 from core.display import zoned_time
 from datasources.models import Datasource
 from executions.admin.operations import ExecutionAdmin, may, viewable
 from executions.admin.panels import execution_url
 from executions.models import BackupExecution
-from executions.restore import PATH_FIELDS, RestoreRefused, restore_execution, would_overwrite
+from executions.restore import RestoreRefused, restore_execution, would_overwrite
 from executions.tasks import enqueue_restore
 
 SAME, OTHER, PATH = "same", "other", "path"
@@ -36,15 +38,8 @@ INPUT_CLASSES = (
     "border border-base-200 bg-white rounded-default shadow-xs px-3 py-2 w-full max-w-2xl "
     "text-font-default-light dark:bg-base-900 dark:border-base-700 dark:text-font-default-dark"
 )
-# The restore options the form offers, per datasource type (see RestoreOptionsSerializer);
-# a field not listed for the backup's type is removed from the form.
-TYPE_OPTIONS = {
-    "schemas": {"postgres"},
-    "tables": {"postgres"},
-    "clean_objects": {"postgres"},
-    "overwrite": {"files"},
-    "create_database": {"mysql"},
-}
+#: Form field names of restore options that differ from the option's own name.
+FIELD_NAMES = {"clean": "clean_objects"}
 
 
 def _items(value: str) -> list[str]:
@@ -68,30 +63,6 @@ class RestoreForm(forms.Form):
         label="Directory",
         help_text="An absolute path on the worker's machine.",
     )
-    schemas = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Restore only these schemas; one per line. Empty: all.",
-    )
-    tables = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Restore only these tables; one per line. Empty: all.",
-    )
-    clean_objects = forms.BooleanField(
-        required=False,
-        label="Drop objects before recreating them",
-        help_text="Replaces what the target holds of the backup's objects (pg_restore --clean).",
-    )
-    overwrite = forms.BooleanField(
-        required=False,
-        label="Replace files that exist in the target",
-        help_text="Without it, files already in the target are kept (and listed).",
-    )
-    create_database = forms.BooleanField(
-        required=False,
-        label="Create the target database if it is missing",
-    )
     confirm_name = forms.CharField(
         required=False,
         max_length=4096,
@@ -109,17 +80,20 @@ class RestoreForm(forms.Form):
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = others
         choices.append((OTHER, f"Another {source.get_type_display()} datasource"))
-        if source.type in PATH_FIELDS:
-            where = "A database file" if source.type == "sqlite" else "A directory"
-            choices.append((PATH, where))
-            self.fields["target_path"].label = (
-                "Database file" if source.type == "sqlite" else "Directory"
-            )
+        engine = source.engine
+        if engine.path_field is not None:
+            choices.append((PATH, f"A {engine.path_label.lower()}"))
+            self.fields["target_path"].label = engine.path_label
         else:
             del self.fields["target_path"]
-        for name, types in TYPE_OPTIONS.items():
-            if source.type not in types:
-                del self.fields[name]
+        schema_fields = engine.restore_options_schema._declared_fields
+        self.option_fields: dict[str, str] = {}
+        for option in engine.admin_restore_options:
+            name = FIELD_NAMES.get(option, option)
+            self.fields[name] = form_field_for(option, schema_fields[option], secret=False)
+            self.option_fields[name] = option
+        # The confirmation comes last, after the options.
+        self.fields["confirm_name"] = self.fields.pop("confirm_name")
         kind = self.fields["target_kind"]
         assert isinstance(kind, forms.ChoiceField)
         kind.choices = choices
@@ -159,17 +133,20 @@ class RestoreForm(forms.Form):
         return would_overwrite(self.chosen_path)
 
     def options(self) -> dict[str, Any]:
+        """The options chosen: a list only when it has items, a flag only when set."""
         data = self.cleaned_data
         options: dict[str, Any] = {}
-        for name in ("schemas", "tables"):
-            items = _items(data.get(name) or "")
-            if items:
-                options[name] = items
-        if data.get("clean_objects"):
-            options["clean"] = True
-        for name in ("overwrite", "create_database"):
-            if data.get(name):
-                options[name] = True
+        for name, option in self.option_fields.items():
+            value = data.get(name)
+            if isinstance(self.fields[name], forms.BooleanField):
+                if value:
+                    options[option] = True
+            elif isinstance(self.fields[name].widget, forms.Textarea):
+                items = _items(value or "")
+                if items:
+                    options[option] = items
+            elif value not in (None, ""):
+                options[option] = value
         return options
 
     def confirmed(self) -> bool:

@@ -2,12 +2,14 @@
 
 A backup that cannot be restored is no backup. ``verify_backup`` restores a completed backup
 with the same two-pass reading as a real restore (every chunk hashed before anything reaches
-the target, hashed again while it streams) into a target that exists only for the check:
+the target, hashed again while it streams) into a target that exists only for the check. The
+engine makes it (``Engine.scratch``, docs/ENGINES.md) and inspects it:
 
 - PostgreSQL: a database ``dgverify_<random>`` on the verification server (the setting
   ``verification.postgres_server``, else the backup's own server and credentials);
 - MySQL / MariaDB: a schema ``dgverify_<random>`` likewise (``verification.mysql_server``);
-- SQLite and files: a directory under ``system.temp_directory``.
+- MongoDB and SQL Server: a database ``dgverify_<random>`` on the backup's own server;
+- SQLite and files: a path under ``system.temp_directory``.
 
 The scratch target is dropped whatever happens. The outcome is written to the backup
 execution's ``metadata["verification"]``; a failure also records a critical

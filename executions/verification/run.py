@@ -6,8 +6,6 @@ import logging
 import secrets as _random
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import system_settings
+from datasources.engines.verification import Check
 from executions.artifact import (
     ChunkReader,
     compression_of,
@@ -27,13 +26,7 @@ from executions.events import notify_execution
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.secrets import failure_text, secrets_of
-from executions.verification.checks import SCRATCH_PREFIX, Check, Scratch, VerificationRefused
-from executions.verification.targets import (
-    inspect_files,
-    inspect_sqlite,
-    mysql_scratch,
-    postgres_scratch,
-)
+from executions.verification.checks import VerificationRefused, checks_of, scratch_server
 from notifications.models import NotificationType, Severity
 
 logger = logging.getLogger(__name__)
@@ -49,18 +42,21 @@ def verify_backup(backup: BackupExecution) -> dict[str, Any]:
         )
     assertions = [str(a) for a in backup.job.backup_options.get("verification_assertions") or []]
     checks: list[Check] = []
+    details: dict[str, Any] = {}
     error: str | None = None
     restore_seconds: float | None = None
     secrets = secrets_of(backup)
     temp_dir = Path(system_settings.get("system.temp_directory")) / f"verify-{_random.token_hex(8)}"
     try:
         temp_dir.mkdir(parents=True, mode=0o700)
-        with _scratch(backup, temp_dir) as scratch:
+        engine = backup.datasource.engine()
+        with engine.scratch(scratch_server(backup), temp_dir) as scratch:
             secrets += scratch.secrets
             started = time.monotonic()
             result = _restore_into(backup, scratch.config, temp_dir)
             restore_seconds = round(time.monotonic() - started, 3)
-            checks = scratch.inspect(backup, {**scratch.config, **result}, assertions)
+            found = scratch.inspect({**scratch.config, **result}, assertions)
+            checks, details = checks_of(backup, found), found.details
     except Exception as exc:
         error, stack = failure_text(exc, secrets)
         logger.warning("Verification of backup %s failed: %s\n%s", backup.id, error, stack)
@@ -70,6 +66,7 @@ def verify_backup(backup: BackupExecution) -> dict[str, Any]:
     verification = {
         "status": "passed" if passed else "failed",
         "checks": [asdict(check) for check in checks],
+        **({"counts": details} if details else {}),
         "restore_seconds": restore_seconds,
         "verified_at": timezone.now().isoformat(),
         "error": error,
@@ -144,21 +141,3 @@ def _restore_into(
         result = backup.datasource.engine().restore(config, {}, stream, work, manifest)
         raw.check_complete()
     return result
-
-
-@contextmanager
-def _scratch(backup: BackupExecution, temp_dir: Path) -> Iterator[Scratch]:
-    kind = backup.datasource.type
-    name = f"{SCRATCH_PREFIX}{_random.token_hex(6)}"
-    if kind == "postgres":
-        with postgres_scratch(backup, name) as scratch:
-            yield scratch
-    elif kind == "mysql":
-        with mysql_scratch(backup, name, temp_dir) as scratch:
-            yield scratch
-    elif kind == "sqlite":
-        yield Scratch({"file_path": str(temp_dir / "restored.sqlite3")}, inspect_sqlite)
-    elif kind == "files":
-        yield Scratch({"source_path": str(temp_dir / "tree")}, inspect_files)
-    else:
-        raise VerificationRefused(f"Verification of {kind} backups is not available.")

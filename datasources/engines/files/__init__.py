@@ -30,7 +30,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,18 @@ from datasources.engines.base import (
 from datasources.engines.files.backup import Producer, TarStream
 from datasources.engines.files.health import check_directory
 from datasources.engines.files.restore import restore_directory
+from datasources.engines.files.verify import inspect_tree
 from datasources.engines.process import widen_pipe
+from datasources.engines.verification import Scratch
+
+
+class FilesRestoreOptions(ConfigSchema):
+    overwrite = serializers.BooleanField(
+        required=False,
+        label="Replace files that exist in the target",
+        help_text="Files: replace files that exist in the target. Without it, files already "
+        "there are kept (and listed).",
+    )
 
 
 class FilesConnectionSchema(ConfigSchema):
@@ -65,6 +77,11 @@ class FilesEngine(Engine):
     name = "files"
     label = "Files"
     config_schema = FilesConnectionSchema
+    replace_option = "overwrite"
+    admin_restore_options = ("overwrite",)
+    restore_options_schema = FilesRestoreOptions
+    path_field = "source_path"
+    path_label = "Directory"
 
     @contextlib.contextmanager
     def backup(
@@ -114,4 +131,12 @@ class FilesEngine(Engine):
     ) -> dict[str, Any]:
         return restore_directory(
             Path(config["source_path"]), source, bool(options.get("overwrite"))
+        )
+
+    # --- Verification ---------------------------------------------------------------------
+
+    def scratch(self, server: Mapping[str, Any], temp_dir: Path) -> AbstractContextManager[Scratch]:
+        """A directory in the verification's own temporary directory."""
+        return contextlib.nullcontext(
+            Scratch({"source_path": str(temp_dir / "tree")}, inspect_tree)
         )

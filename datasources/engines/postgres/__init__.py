@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from rest_framework import serializers
+
+from core.registry import ConfigSchema
 from datasources.engines.base import (
     BackupStream,
-    DatabaseConnectionSchema,
     DatabaseEngine,
     HealthResult,
     RestoreSource,
+    TableSelectionOptions,
 )
 from datasources.engines.postgres.backup import DirectoryTarStream, open_backup, pgpass_line
-from datasources.engines.postgres.clients import PgDumpClient, choose_pg_dump, installed_pg_dumps
+from datasources.engines.postgres.clients import (
+    PG_LIB_DIR,
+    PgDumpClient,
+    PostgresConnectionSchema,
+    choose_pg_dump,
+    installed_pg_dumps,
+)
 from datasources.engines.postgres.health import check_health
 from datasources.engines.postgres.restore import restore_database
+from datasources.engines.postgres.scratch import postgres_scratch
+from datasources.engines.tools import Tool
+from datasources.engines.verification import Scratch
 
 __all__ = [
     "DirectoryTarStream",
@@ -28,9 +41,46 @@ __all__ = [
     "pgpass_line",
 ]
 
+_CLIENT_DIRS = (f"{PG_LIB_DIR}/*/bin",)
 
-class PostgresConnectionSchema(DatabaseConnectionSchema):
-    default_port = 5432
+
+class PostgresOptions(TableSelectionOptions):
+    parallel_jobs = serializers.IntegerField(
+        min_value=1,
+        max_value=64,
+        required=False,
+        default=1,
+        label="Parallel dump jobs",
+        help_text="pg_dump --jobs: tables dumped at once (above 1 the dump is in directory "
+        "format).",
+    )
+
+
+class PostgresRestoreOptions(ConfigSchema):
+    clean = serializers.BooleanField(
+        required=False,
+        label="Drop objects before recreating them",
+        help_text="Replaces what the target holds of the backup's objects (pg_restore --clean).",
+    )
+    no_owner = serializers.BooleanField(
+        required=False, help_text="pg_restore --no-owner (default on)."
+    )
+    no_acl = serializers.BooleanField(required=False, help_text="pg_restore --no-acl (default on).")
+    schemas = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        max_length=100,
+        help_text="Restore only these schemas; one per line. Empty: all.",
+    )
+    tables = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        max_length=1000,
+        help_text="Restore only these tables; one per line. Empty: all.",
+    )
+    jobs = serializers.IntegerField(
+        min_value=1, max_value=64, required=False, help_text="pg_restore --jobs."
+    )
 
 
 class PostgresEngine(DatabaseEngine):
@@ -38,7 +88,15 @@ class PostgresEngine(DatabaseEngine):
     label = "PostgreSQL"
     config_schema = PostgresConnectionSchema
     extension = "dump"
-    backup_options = frozenset({"include_tables", "exclude_tables", "parallel_jobs"})
+    options_schema = PostgresOptions
+    replace_option = "clean"
+    admin_restore_options = ("schemas", "tables", "clean")
+    restore_options_schema = PostgresRestoreOptions
+    scratch_server_setting = "verification.postgres_server"
+    tools = (
+        Tool(("pg_dump",), "postgresql-client", "PostgreSQL backups", _CLIENT_DIRS),
+        Tool(("pg_restore",), "postgresql-client", "PostgreSQL restores", _CLIENT_DIRS),
+    )
 
     def artifact_extension(self, options: dict[str, Any]) -> str:
         # parallel_jobs > 1 uses pg_dump's directory format, streamed as a tar
@@ -65,3 +123,8 @@ class PostgresEngine(DatabaseEngine):
         manifest: dict[str, Any],
     ) -> dict[str, Any]:
         return restore_database(config, options, source, temp_dir, manifest)
+
+    # --- Verification ---------------------------------------------------------------------
+
+    def scratch(self, server: Mapping[str, Any], temp_dir: Path) -> AbstractContextManager[Scratch]:
+        return postgres_scratch(server)

@@ -14,6 +14,7 @@ from typing import Any
 
 from datasources.engines.base import BackupResult, BackupStream, EngineError
 from datasources.engines.postgres.clients import (
+    PostgresConnectionSchema,
     choose_pg_dump,
     installed_pg_dumps,
     libpq_env,
@@ -64,12 +65,13 @@ def _pgpass_field(value: str) -> str:
 
 def pgpass_line(config: dict[str, Any]) -> str:
     """The one line of the PGPASSFILE, ``:`` and ``\\`` escaped."""
+    connection = PostgresConnectionSchema.parse(config)
     fields = [
-        str(config["host"]),
-        str(config.get("port") or 5432),
-        str(config["database"]),
-        str(config["username"]),
-        str(config.get("password") or ""),
+        connection.host,
+        str(connection.port),
+        connection.database,
+        connection.username,
+        connection.password,
     ]
     if any("\n" in field or "\r" in field for field in fields):
         raise EngineError("PostgreSQL connection fields cannot contain line breaks.")
@@ -80,8 +82,8 @@ def pgpass_line(config: dict[str, Any]) -> str:
 def open_backup(
     config: dict[str, Any], options: dict[str, Any], temp_dir: Path
 ) -> Iterator[BackupStream]:
-    password = str(config.get("password") or "")
-    secrets = [password]
+    connection = PostgresConnectionSchema.parse(config)
+    secrets = [connection.password]
     include = list(options.get("include_tables") or [])
     exclude = list(options.get("exclude_tables") or [])
     jobs = int(options.get("parallel_jobs") or 1)
@@ -111,10 +113,10 @@ def open_backup(
             str(client.path),
             "--no-password",
             "--compress=0",
-            f"--host={config['host']}",
-            f"--port={config.get('port') or 5432}",
-            f"--username={config['username']}",
-            f"--dbname={config['database']}",
+            f"--host={connection.host}",
+            f"--port={connection.port}",
+            f"--username={connection.username}",
+            f"--dbname={connection.database}",
         ]
         argv += [f"--table={pattern}" for pattern in include]
         argv += [f"--exclude-table={pattern}" for pattern in exclude]

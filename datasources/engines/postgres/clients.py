@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from datasources.engines.base import EngineError
+from datasources.engines.base import DatabaseConnectionSchema, EngineError
 from datasources.engines.process import engine_error, run_tool, tool_env
 
 PG_LIB_DIR = Path("/usr/lib/postgresql")
@@ -67,6 +67,10 @@ def choose_pg_dump(version_num: int, version: str, clients: Sequence[PgDumpClien
     return min(fitting, key=lambda client: client.major)
 
 
+class PostgresConnectionSchema(DatabaseConnectionSchema):
+    default_port = 5432
+
+
 # --- Server facts ---------------------------------------------------------------------------
 
 
@@ -78,19 +82,20 @@ class ServerInfo:
     others: list[tuple[str, str]]  # views, sequences, foreign tables: --table matches them too
 
 
-def sslmode(config: dict[str, Any]) -> str:
+def sslmode(config: Mapping[str, Any]) -> str:
     return "require" if config.get("ssl_enabled") else "prefer"
 
 
-def connection_arguments(config: dict[str, Any], database: str | None = None) -> dict[str, Any]:
+def connection_arguments(config: Mapping[str, Any], database: str | None = None) -> dict[str, Any]:
     """psycopg's arguments for the server of a connection ``config``: address, login, TLS and
     ``database`` (by default the config's own); the caller adds timeouts and its name."""
+    connection = PostgresConnectionSchema.parse(config)
     return {
-        "host": config["host"],
-        "port": config.get("port") or 5432,
-        "dbname": database or config["database"],
-        "user": config["username"],
-        "password": config.get("password") or None,
+        "host": connection.host,
+        "port": connection.port,
+        "dbname": database or connection.database,
+        "user": connection.username,
+        "password": connection.password or None,
         "sslmode": sslmode(config),
     }
 
@@ -131,7 +136,7 @@ def read_server_info(config: dict[str, Any], secrets: Sequence[str]) -> ServerIn
             ).fetchall()
     except psycopg.Error as exc:
         raise engine_error(
-            f"PostgreSQL at {config['host']}:{config.get('port')}: {exc}".strip(), secrets
+            f"PostgreSQL at {PostgresConnectionSchema.parse(config).where}: {exc}".strip(), secrets
         ) from None
     assert row is not None
     return ServerInfo(

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from datasources.engines.base import HealthResult, HealthStatus, elapsed_ms
-from datasources.engines.postgres.clients import connection_arguments
+from datasources.engines.postgres.clients import PostgresConnectionSchema, connection_arguments
 from datasources.engines.process import mask
 
 # SQLSTATE class 28: the server refused the login (28P01 wrong password, 28000 no such role,
@@ -65,7 +65,8 @@ def check_health(config: dict[str, Any], timeout: float) -> HealthResult:
     answers. (A server that logs the client in and then drops off the network without closing
     the connection is beyond both; the task's time limit ends that check.)
     """
-    password = str(config.get("password") or "")
+    connection_config = PostgresConnectionSchema.parse(config)
+    password = connection_config.password
     started = time.monotonic()
     try:
         with psycopg.connect(
@@ -81,7 +82,7 @@ def check_health(config: dict[str, Any], timeout: float) -> HealthResult:
             )
             row = connection.execute(_HEALTH_QUERY).fetchone()
     except psycopg.Error as exc:
-        where = f"{config['host']}:{config.get('port') or 5432}"
+        where = connection_config.where
         return HealthResult(
             _health_status(exc),
             elapsed_ms(started),

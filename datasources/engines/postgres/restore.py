@@ -11,6 +11,7 @@ from typing import Any
 from datasources.engines.base import EngineError, RestoreSource
 from datasources.engines.postgres.backup import pgpass_line
 from datasources.engines.postgres.clients import (
+    PostgresConnectionSchema,
     choose_pg_restore,
     installed_pg_dumps,
     libpq_env,
@@ -26,14 +27,15 @@ SPOOL_CHUNK_BYTES = 1024 * 1024
 
 
 def _restore_argv(pg_restore: Path, config: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    connection = PostgresConnectionSchema.parse(config)
     argv = [
         str(pg_restore),
         "--no-password",
         "--exit-on-error",
-        f"--host={config['host']}",
-        f"--port={config.get('port') or 5432}",
-        f"--username={config['username']}",
-        f"--dbname={config['database']}",
+        f"--host={connection.host}",
+        f"--port={connection.port}",
+        f"--username={connection.username}",
+        f"--dbname={connection.database}",
     ]
     if options.get("clean"):
         argv += ["--clean", "--if-exists"]
@@ -60,8 +62,7 @@ def restore_database(
     archive, so the dump is spooled to ``temp_dir`` first; a directory-format artifact (a tar,
     from a parallel backup) is always extracted to ``temp_dir`` and restored with ``-Fd``.
     """
-    password = str(config.get("password") or "")
-    secrets = [password]
+    secrets = [PostgresConnectionSchema.parse(config).password]
     engine_facts = manifest.get("engine") or {}
     info = read_server_info(config, secrets)
     target_major = server_major(info.version_num)

@@ -54,7 +54,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--clean",
             action="store_true",
-            help="PostgreSQL: drop objects before recreating them; files: overwrite existing.",
+            help="Replace what the target holds: PostgreSQL drops objects before recreating "
+            "them, files overwrite existing ones, MongoDB drops each collection first.",
         )
         parser.add_argument(
             "--create-database",
@@ -69,11 +70,14 @@ class Command(BaseCommand):
         target_path = options["target_path"]
         if target_path:
             target_path = str(Path(target_path).resolve())
-        restore_options = {
-            "clean": options["clean"],
-            "overwrite": options["clean"],
-            "create_database": options["create_database"],
-        }
+        engine = target.engine
+        restore_options: dict[str, Any] = {}
+        if options["clean"] and engine.replace_option:
+            restore_options[engine.replace_option] = True
+        if options["create_database"]:
+            if "create_database" not in engine.restore_options():
+                raise CommandError(f"--create-database does not apply to {engine.label} restores.")
+            restore_options["create_database"] = True
         confirm = (
             bool(options["yes"])
             or not would_overwrite(target_path)
