@@ -573,15 +573,68 @@ def test_the_image_runs_as_a_non_root_user_after_installing(final):
 
 def test_backup_client_tools_are_installed(final):
     run_text = " ".join(i.args for i in final.all("RUN"))
-    for major in range(13, 18):
+    for major in range(13, 19):
         assert re.search(rf"\bpostgresql-client-{major}\b", run_text), f"no pg_dump {major}"
-    for package in ("mariadb-client", "sqlite3", "zstd", "tini", "ca-certificates"):
+    for v in range(13, 19):
+        assert re.search(
+            rf"\bfor v in [\d ]*\b{v}\b[\d ]*; do [^;]*pg_dump\S* --version", run_text
+        ), v
+    for package in (
+        "mariadb-client",
+        "mongodb-database-tools",
+        "libicu72",
+        "sqlite3",
+        "zstd",
+        "tini",
+        "ca-certificates",
+    ):
         assert re.search(rf"(?<![\w-]){re.escape(package)}(?![\w-])", run_text), package
     assert "apt.postgresql.org" in run_text, "PostgreSQL clients must come from PGDG"
     keyring = re.search(r"signed-by=(/usr/share/keyrings/[\w.-]+)", run_text)
     assert keyring, "the PGDG source is not pinned to a keyring"
     provided = [i.operands()[-1] for i in final.all("COPY")] + [run_text]
     assert any(keyring.group(1) in p for p in provided), "the PGDG keyring is never put in place"
+
+
+def _tool_is_called_for_its_version(tool_name: str, run_text: str) -> bool:
+    return bool(
+        re.search(rf"(?<![\w-]){re.escape(tool_name)}\S* +(--version|/Version)\b", run_text)
+    )
+
+
+def test_every_engine_tool_is_in_the_image_and_prints_its_version_at_build(final):
+    """Each client program an engine declares (``Engine.tools``) is installed in the image, and
+    the build runs it once for its version, so a missing or broken tool fails the build."""
+    from datasources.engines import ENGINES
+
+    run_text = " ".join(i.args for i in final.all("RUN"))
+    copied = " ".join(i.args for i in final.all("COPY"))
+    for type_name in ENGINES:
+        for tool in ENGINES.get(type_name).tools:
+            named = [name for name in tool.names if _tool_is_called_for_its_version(name, run_text)]
+            assert named, f"{type_name}: none of {tool.names} is run for its version in the image"
+            for directory in tool.search_dirs:
+                root = directory.split("*")[0].rstrip("/")
+                assert root in run_text or root in copied, f"{type_name}: {root} is never filled"
+
+
+def test_every_engine_tool_is_documented_with_its_version():
+    """docs/ENGINES.md's table of tools names each tool, its package and the versions the image
+    installs."""
+    from datasources.engines import ENGINES
+
+    table = [
+        line
+        for line in (REPO / "docs" / "ENGINES.md").read_text().splitlines()
+        if line.startswith("|")
+    ]
+    for type_name in ENGINES:
+        for tool in ENGINES.get(type_name).tools:
+            rows = [row for row in table if f"`{tool.name}`" in row]
+            assert rows, f"docs/ENGINES.md has no row for {tool.name}"
+            assert any(re.search(r"\d+(\.\d+|\b)", row.split("|")[3]) for row in rows), (
+                f"docs/ENGINES.md gives no version for {tool.name}"
+            )
 
 
 def test_python_dependencies_come_from_the_hashed_lock(stages):

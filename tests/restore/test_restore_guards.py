@@ -304,3 +304,31 @@ def test_the_command_restores_into_a_target_datasource_named_on_the_command_line
     )
     assert _rows(copy) == 50
     assert _rows(source) == 50
+
+
+def test_a_restore_option_of_another_engine_is_refused_before_anything_is_created(
+    backup_of, tmp_path
+):
+    backup = backup_of("sqlite", {"file_path": str(_sqlite_db(tmp_path / "app.db", 3))})
+    before = BackupExecution.objects.count()
+
+    with pytest.raises(RestoreRefused, match=r"SQLite restore: clean: Unknown field"):
+        restore_execution(backup, target_path=str(tmp_path / "new.db"), options={"clean": True})
+
+    assert BackupExecution.objects.count() == before
+
+
+def test_the_api_answers_400_for_an_option_the_target_engine_does_not_take(
+    api, backup_of, tmp_path
+):
+    backup = backup_of("sqlite", {"file_path": str(_sqlite_db(tmp_path / "app.db", 3))})
+
+    answer = api.post(
+        f"/api/executions/{backup.id}/restore",
+        {"target_path": str(tmp_path / "new.db"), "options": {"create_database": True}},
+        format="json",
+    )
+
+    assert answer.status_code == 400
+    assert "create_database" in answer.json()["detail"]
+    assert not BackupExecution.objects.filter(kind="restore").exists()
