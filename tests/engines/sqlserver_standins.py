@@ -81,6 +81,9 @@ def main():
     action = params.get("Action")
     if control.get("fail"):
         print("Starting " + str(action) + "...")
+        if action == "Export":
+            with open(params["TargetFile"], "wb") as out:
+                out.write(b"PK\x03\x04 a partial package")
         message = "*** Error: the stand-in was told to fail."
         if control.get("echo_password"):
             password = params.get("SourcePassword") or params.get("TargetPassword") or ""
@@ -145,7 +148,8 @@ class SqlPackageStandIn:
         self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR)
 
     def control(self, **settings: Any) -> None:
-        """``fail=True`` (exit 1; ``echo_password=True`` puts the password in its error),
+        """``fail=True`` (exit 1 after a partial export file; ``echo_password=True`` puts the
+        password in its error),
         ``stall=<seconds>`` (pause half-way through the export)."""
         self.control_file.write_text(json.dumps({"import_copy": str(self.import_copy), **settings}))
 

@@ -27,7 +27,12 @@ from core import system_settings
 from datasources.connection import test_connection as check_connection
 from datasources.engines.base import EngineError, TransientEngineError
 from datasources.engines.process import MASK
-from datasources.engines.sqlserver import SQLPACKAGE, BacpacStream, SQLServerEngine
+from datasources.engines.sqlserver import (
+    SQLPACKAGE,
+    BacpacStream,
+    SQLServerConnectionSchema,
+    SQLServerEngine,
+)
 from datasources.engines.sqlserver.sqlpackage import response_file
 from executions.models import BackupExecution
 from executions.restore import perform_restore, restore_execution
@@ -180,7 +185,34 @@ def test_a_failing_export_is_a_readable_error_without_the_password_or_a_file_lef
     assert "the stand-in was told to fail" in message
     assert PASSWORD not in message
     assert MASK in message
+    assert Path(standin.actions()[0]["params"]["TargetFile"]).parent == work_dir
     assert list(work_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("ssl_enabled", "trust", "expected"),
+    [
+        (False, False, ("False", "False")),
+        (True, False, ("True", "False")),
+        (True, True, ("True", "True")),
+    ],
+)
+def test_tls_settings_reach_sqlpackage(standin, server, work_dir, ssl_enabled, trust, expected):
+    config = SQLServerConnectionSchema.validate_data(
+        dict(CONFIG, ssl_enabled=ssl_enabled, trust_server_certificate=trust)
+    )
+
+    with SQLServerEngine().backup(config, {}, work_dir) as stream:
+        _read_all(stream)
+        stream.finish()
+
+    params = standin.actions()[0]["params"]
+    assert (params["SourceEncryptConnection"], params["SourceTrustServerCertificate"]) == expected
+    assert ("encryption" in server.connections[0]) is ssl_enabled
+
+
+def test_the_certificate_is_checked_unless_the_datasource_says_otherwise():
+    assert SQLServerConnectionSchema.validate_data(CONFIG)["trust_server_certificate"] is False
 
 
 def test_leaving_the_context_mid_export_stops_sqlpackage_and_removes_the_partial_bacpac(

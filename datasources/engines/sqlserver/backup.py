@@ -90,7 +90,11 @@ def export_parameters(
     connection = SQLServerConnectionSchema.parse(config)
     return [
         ("Action", "Export"),
-        *connection_parameters("Source", connection),
+        *connection_parameters(
+            "Source",
+            connection,
+            trust_certificate=SQLServerConnectionSchema.trusts_certificate(config),
+        ),
         ("TargetFile", str(bacpac)),
         ("OverwriteFiles", "False"),
         *properties(

@@ -15,6 +15,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from rest_framework import serializers
+
 from datasources.engines.base import (
     DatabaseConnection,
     DatabaseConnectionSchema,
@@ -44,6 +46,18 @@ _UNREACHABLE_MARKERS = (
 
 class SQLServerConnectionSchema(DatabaseConnectionSchema):
     default_port = 1433
+
+    trust_server_certificate = serializers.BooleanField(
+        required=False,
+        default=False,
+        label="Trust the server certificate",
+        help_text="SQL Server: accept the server's TLS certificate without checking who issued "
+        "it (a self-signed certificate). sqlpackage checks it otherwise.",
+    )
+
+    @classmethod
+    def trusts_certificate(cls, config: Mapping[str, Any]) -> bool:
+        return bool(config.get("trust_server_certificate"))
 
 
 # --- Connecting -----------------------------------------------------------------------------

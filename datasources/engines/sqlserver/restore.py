@@ -42,7 +42,11 @@ def import_parameters(config: dict[str, Any], bacpac: Path) -> list[tuple[str, s
     return [
         ("Action", "Import"),
         ("SourceFile", str(bacpac)),
-        *connection_parameters("Target", connection),
+        *connection_parameters(
+            "Target",
+            connection,
+            trust_certificate=SQLServerConnectionSchema.trusts_certificate(config),
+        ),
         *properties({"CommandTimeout": "600"}),
     ]
 

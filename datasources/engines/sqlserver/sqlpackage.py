@@ -88,16 +88,20 @@ def response_file(parameters: Sequence[tuple[str, str]]) -> str:
     return "".join(_argument(name, value) + "\n" for name, value in parameters)
 
 
-def connection_parameters(side: str, connection: DatabaseConnection) -> list[tuple[str, str]]:
+def connection_parameters(
+    side: str, connection: DatabaseConnection, *, trust_certificate: bool = False
+) -> list[tuple[str, str]]:
     """The parameters naming the server and the login of the ``Source`` or ``Target``
     database. Without ``ssl_enabled`` the connection is not encrypted (sqlpackage 170
-    encrypts by default and would refuse a server without a trusted certificate)."""
+    encrypts by default and would refuse a server without a trusted certificate);
+    ``trust_certificate`` accepts a self-signed one."""
     return [
         (f"{side}ServerName", server_name(connection)),
         (f"{side}DatabaseName", connection.database),
         (f"{side}User", connection.username),
         (f"{side}Password", connection.password),
         (f"{side}EncryptConnection", "True" if connection.ssl_enabled else "False"),
+        (f"{side}TrustServerCertificate", "True" if trust_certificate else "False"),
         (f"{side}Timeout", "30"),
     ]
 
