@@ -493,3 +493,64 @@ def test_the_stand_in_refuses_a_password_on_its_command_line(standin, tmp_path):
     )
     assert completed.returncode == 2
     assert stat.S_IMODE(standin.path.stat().st_mode) & stat.S_IXUSR
+
+
+# --- Restoring by hand ----------------------------------------------------------------------
+
+#: The manual restore of ENGINES.md's SQL Server section, as written there.
+MANUAL_RESTORE = r"""
+IFS= read -rs -p "SQL Server password for $TARGET_USER: " TARGET_PASSWORD
+sha256sum -c --quiet SHA256SUMS
+awk '{print $2}' SHA256SUMS | xargs cat | $DECOMPRESS > "$WORK_DIR/db.bacpac"
+( umask 077
+  printf '"%s"\n' /Action:Import "/SourceFile:$WORK_DIR/db.bacpac" \
+    "/TargetServerName:tcp:$TARGET_HOST,$TARGET_PORT" "/TargetDatabaseName:$TARGET_DB" \
+    "/TargetUser:$TARGET_USER" "/TargetPassword:$TARGET_PASSWORD" > "$WORK_DIR/import.rsp" )
+sqlpackage "@$WORK_DIR/import.rsp"
+rm -f "$WORK_DIR/import.rsp" "$WORK_DIR/db.bacpac"
+"""
+
+
+@pytest.mark.django_db
+def test_the_manual_restore_joins_the_chunks_into_the_bacpac_sqlpackage_imports(
+    standin, server, backup_of, tmp_path
+):
+    import subprocess
+
+    from tests.support.jobs import artifact_dir
+
+    backup = backup_of("sqlserver", CONFIG, max_file_size_mb=1)
+    directory = artifact_dir(backup)
+    assert sorted(p.name for p in directory.iterdir())[:2] == [
+        "SHA256SUMS",
+        "backup.bacpac.zst.part001",
+    ]
+    work = tmp_path / "manual"
+    work.mkdir()
+
+    completed = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + MANUAL_RESTORE],
+        cwd=directory,
+        env={
+            "PATH": f"{standin.directory}:/usr/bin:/bin",
+            "DECOMPRESS": "zstd -dc",
+            "WORK_DIR": str(work),
+            "TARGET_HOST": "127.0.0.1",
+            "TARGET_PORT": "14330",
+            "TARGET_DB": "erp_by_hand",
+            "TARGET_USER": "dg_backup",
+        },
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert standin.import_copy.read_bytes() == export_bytes()
+    imported = standin.actions()[-1]
+    assert imported["params"]["TargetDatabaseName"] == "erp_by_hand"
+    assert imported["params"]["TargetPassword"] == PASSWORD
+    assert imported["rsp"]["mode"] == 0o600
+    assert list(work.iterdir()) == []
