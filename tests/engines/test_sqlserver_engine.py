@@ -312,11 +312,25 @@ def test_a_listener_that_never_answers_is_a_timeout_through_the_real_driver(sile
     assert time.monotonic() - started < 10
 
 
-def test_an_unknown_host_is_unreachable():
-    result = SQLServerEngine().check_health(dict(CONFIG, host="no-such-host.invalid"), timeout=5)
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "a..b"])
+def test_an_unknown_or_malformed_host_is_unreachable(host):
+    result = SQLServerEngine().check_health(dict(CONFIG, host=host), timeout=5)
 
     assert result.status == "unreachable"
-    assert "Cannot resolve no-such-host.invalid" in result.error_message
+    assert f"Cannot resolve {host}" in result.error_message
+
+
+def test_a_driver_that_breaks_unexpectedly_is_an_error_result_not_an_exception(monkeypatch):
+    def broken(**arguments: Any) -> Any:
+        raise RuntimeError(f"driver bug with {arguments['password']}")
+
+    monkeypatch.setattr(pymssql, "connect", broken)
+
+    result = SQLServerEngine().check_health(CONFIG, timeout=5)
+
+    assert result.status == "error"
+    assert "RuntimeError: driver bug" in result.error_message
+    assert PASSWORD not in result.error_message
 
 
 def test_a_server_that_answers_reports_its_version_and_the_database_state(server):

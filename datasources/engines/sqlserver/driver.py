@@ -137,6 +137,8 @@ def resolve(host: str) -> str | None:
         socket.getaddrinfo(host, None)
     except socket.gaierror as exc:
         return f"Cannot resolve {host}: {exc.strerror or exc}."
+    except UnicodeError:
+        return f"Cannot resolve {host}: it is not a valid host name."
     return None
 
 
@@ -315,6 +317,9 @@ def check_health(config: Mapping[str, Any], timeout: float) -> HealthResult:
     except pymssql.Error as exc:
         message = mask(f"{where}: {driver_message(exc)}", secrets)
         return HealthResult(driver_status(exc), elapsed_ms(started), error_message=message)
+    except Exception as exc:  # a health check reports, it never raises
+        message = mask(f"{where}: {type(exc).__name__}: {exc}", secrets)
+        return HealthResult("error", elapsed_ms(started), error_message=message)
     latency = elapsed_ms(started)
     version = first_line(str(version_rows[0][0])) if version_rows else ""
     metadata: dict[str, Any] = {"version": version, "database_state": state}
