@@ -84,7 +84,7 @@ def main():
         if action == "Export":
             with open(params["TargetFile"], "wb") as out:
                 out.write(b"PK\x03\x04 a partial package")
-        message = "*** Error: the stand-in was told to fail."
+        message = control.get("message") or "*** Error: the stand-in was told to fail."
         if control.get("echo_password"):
             password = params.get("SourcePassword") or params.get("TargetPassword") or ""
             message += " Password was " + password
@@ -149,7 +149,7 @@ class SqlPackageStandIn:
 
     def control(self, **settings: Any) -> None:
         """``fail=True`` (exit 1 after a partial export file; ``echo_password=True`` puts the
-        password in its error),
+        password in its error; ``message=`` replaces the error text),
         ``stall=<seconds>`` (pause half-way through the export)."""
         self.control_file.write_text(json.dumps({"import_copy": str(self.import_copy), **settings}))
 

@@ -189,6 +189,20 @@ def test_a_failing_export_is_a_readable_error_without_the_password_or_a_file_lef
     assert list(work_dir.iterdir()) == []
 
 
+def test_an_export_cut_off_by_a_timeout_is_transient(standin, server, work_dir):
+    standin.control(
+        fail=True, message="*** Connection Timeout Expired. The timeout period elapsed."
+    )
+
+    with (
+        pytest.raises(TransientEngineError),
+        SQLServerEngine().backup(CONFIG, {}, work_dir) as stream,
+    ):
+        stream.read(1024)
+
+    assert list(work_dir.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("ssl_enabled", "trust", "expected"),
     [
