@@ -47,6 +47,7 @@ from tests.engines.sqlserver_standins import (
 )
 from tests.factories import DatasourceFactory
 from tests.support.jobs import run_failing_backup
+from tests.support.recipes import restore_recipe
 
 PASSWORD = "s3cret pass;word 'x' \\ :" + os.urandom(4).hex()
 CONFIG: dict[str, Any] = {
@@ -526,17 +527,7 @@ def test_the_stand_in_refuses_a_password_on_its_command_line(standin, tmp_path):
 # --- Restoring by hand ----------------------------------------------------------------------
 
 #: The manual restore of ENGINES.md's SQL Server section, as written there.
-MANUAL_RESTORE = r"""
-IFS= read -rs -p "SQL Server password for $TARGET_USER: " TARGET_PASSWORD
-sha256sum -c --quiet SHA256SUMS
-awk '{print $2}' SHA256SUMS | xargs cat | $DECOMPRESS > "$WORK_DIR/db.bacpac"
-( umask 077
-  printf '"%s"\n' /Action:Import "/SourceFile:$WORK_DIR/db.bacpac" \
-    "/TargetServerName:tcp:$TARGET_HOST,$TARGET_PORT" "/TargetDatabaseName:$TARGET_DB" \
-    "/TargetUser:$TARGET_USER" "/TargetPassword:$TARGET_PASSWORD" > "$WORK_DIR/import.rsp" )
-sqlpackage "@$WORK_DIR/import.rsp"
-rm -f "$WORK_DIR/import.rsp" "$WORK_DIR/db.bacpac"
-"""
+MANUAL_RESTORE = restore_recipe("sqlserver")
 
 
 @pytest.mark.django_db
