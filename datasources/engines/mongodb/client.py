@@ -8,7 +8,7 @@ modules lazily, and a worker that never touches MongoDB should not pay for the d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +58,7 @@ class MongoConnection:
     auth_source: str
 
     @classmethod
-    def parse(cls, config: dict[str, Any] | Any) -> MongoConnection:
+    def parse(cls, config: Mapping[str, Any]) -> MongoConnection:
         return cls(
             MongoDBConnectionSchema.parse(config),
             str(config.get("auth_source") or DEFAULT_AUTH_SOURCE),
