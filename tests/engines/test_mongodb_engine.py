@@ -556,6 +556,26 @@ def test_an_oplog_backup_restored_into_its_own_database_replays_the_oplog(mongo,
 
 
 @pipeline
+def test_a_failing_mongorestore_fails_the_restore_with_its_message_and_no_secret(
+    mongo, tools, backup_of
+):
+    backup = backup_of("mongodb", connection(mongo))
+    tools.write_mongorestore(exit_code=1, stderr=f"Failed: restore error ({PASSWORD})")
+    restore = restore_execution(
+        backup, target_datasource=backup.datasource, options={}, confirm=True
+    )
+
+    assert not perform_restore(restore)
+    restore.refresh_from_db()
+
+    assert restore.status == BackupExecution.Status.FAILED
+    message = restore.error_message or ""
+    assert "mongorestore exited with status 1" in message
+    assert PASSWORD not in message
+    assert PASSWORD not in (restore.error_stack or "")
+
+
+@pipeline
 def test_a_failing_mongodump_fails_the_backup_with_its_message_and_no_secret(
     mongo, tools, make_job, caplog
 ):
