@@ -32,11 +32,9 @@ from dataguardian.celery import app
 from datasources import health
 from datasources.engines.files import FilesEngine
 from datasources.engines.files import health as files_health
-from datasources.engines.mongodb import MongoDBEngine
 from datasources.engines.mysql import MySQLEngine
 from datasources.engines.postgres import PostgresEngine
 from datasources.engines.sqlite import SQLiteEngine
-from datasources.engines.sqlserver import SQLServerEngine
 from datasources.models import Datasource, HealthCheck
 from datasources.tasks import run_health_checks
 from notifications.models import Notification
@@ -277,26 +275,6 @@ def test_a_missing_directory_is_unreachable(tmp_path):
 
     assert result.status == "unreachable"
     assert "does not exist" in result.error_message
-
-
-# --- MongoDB and SQL Server: TCP reachability only -------------------------------------------
-
-
-@pytest.mark.parametrize("engine", [MongoDBEngine(), SQLServerEngine()], ids=["mongodb", "mssql"])
-def test_a_listening_port_is_ok_and_says_only_tcp_was_checked(engine, silent_port):
-    config = _pg_config(port=silent_port)
-
-    result = engine.check_health(config, TIMEOUT)
-
-    assert result.status == "ok"
-    assert result.metadata["check"] == "tcp"
-
-
-@pytest.mark.parametrize("engine", [MongoDBEngine(), SQLServerEngine()], ids=["mongodb", "mssql"])
-def test_a_closed_port_is_unreachable_for_tcp_checked_types(engine):
-    result = engine.check_health(_pg_config(port=_closed_port()), TIMEOUT)
-
-    assert result.status == "unreachable"
 
 
 # --- status, notifications, pruning ----------------------------------------------------------
