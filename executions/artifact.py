@@ -97,8 +97,10 @@ def build_manifest(
     engine_metadata: dict[str, Any],
     extension: str,
     compression_ext: str,
+    restore_facts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``manifest.json`` of a finished backup: engine, versions, options, sizes, checksums."""
+    """``manifest.json`` of a finished backup: engine, versions, options, sizes, checksums;
+    ``restore_facts`` are the engine's own (``BackupResult.restore_facts``)."""
     job, ds = execution.job, execution.datasource
     return {
         "format_version": MANIFEST_VERSION,
@@ -111,6 +113,7 @@ def build_manifest(
             "artifact_format": extension,
             "database_version": engine_metadata.get("database_version"),
             "tool_version": engine_metadata.get("tool_version"),
+            **(restore_facts or {}),
         },
         "options": options,
         "compression": {

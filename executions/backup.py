@@ -96,7 +96,13 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
                 raise
             engine_result = stream.finish()
         manifest = build_manifest(
-            execution, options, result, engine_result.metadata, extension, compressor.extension
+            execution,
+            options,
+            result,
+            engine_result.metadata,
+            extension,
+            compressor.extension,
+            engine_result.restore_facts,
         )
         write_index(adapter, directory, result.chunks, manifest)
     except Exception as exc:

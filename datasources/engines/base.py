@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import socket
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
@@ -232,6 +230,9 @@ class BackupResult:
 
     metadata: dict[str, Any] = field(default_factory=dict)
     files_count: int | None = None
+    #: What the engine's restore reads back: written into ``manifest.json``'s ``engine``
+    #: section beside the versions (MongoDB: the database the dump came from).
+    restore_facts: dict[str, Any] = field(default_factory=dict)
 
 
 class BackupStream(Protocol):
@@ -253,11 +254,6 @@ class BackupStream(Protocol):
 # --- Health contract -----------------------------------------------------------------------
 
 HealthStatus = Literal["ok", "timeout", "auth_failed", "unreachable", "error"]
-
-# OS errors that mean "nothing answers there", as opposed to a fault of the check itself.
-UNREACHABLE_ERRNOS = frozenset(
-    {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
-)
 
 
 @dataclass
@@ -281,36 +277,6 @@ class HealthResult:
 def elapsed_ms(started: float) -> int:
     """Milliseconds since ``started`` (a ``time.monotonic()`` value)."""
     return round((time.monotonic() - started) * 1000)
-
-
-def check_tcp(host: str, port: int, timeout: float) -> HealthResult:
-    """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds.
-
-    Used for the types whose driver is not installed: it proves reachability only, which
-    ``metadata["check"] = "tcp"`` says, so nobody mistakes it for a login.
-    """
-    started = time.monotonic()
-    where = f"{host}:{port}"
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except TimeoutError:
-        return HealthResult(
-            "timeout", elapsed_ms(started), error_message=f"{where} did not answer in {timeout:g}s."
-        )
-    except socket.gaierror as exc:
-        return HealthResult(
-            "unreachable", elapsed_ms(started), error_message=f"Cannot resolve {host}: {exc}."
-        )
-    except OSError as exc:
-        status: HealthStatus = "unreachable" if exc.errno in UNREACHABLE_ERRNOS else "error"
-        reason = exc.strerror or str(exc)
-        return HealthResult(status, elapsed_ms(started), error_message=f"{where}: {reason}.")
-    return HealthResult(
-        "ok",
-        elapsed_ms(started),
-        metadata={"check": "tcp", "note": "Only TCP reachability was checked, not a login."},
-    )
 
 
 # --- Restore contract ----------------------------------------------------------------------

@@ -38,9 +38,10 @@ def test_the_connection_test_names_the_package_of_the_missing_tool(no_tools_on_p
 def test_a_backup_without_its_tool_fails_naming_the_package(make_job, no_tools_on_path):
     execution = run_failing_backup(make_job("mysql", MYSQL))
 
+    message = execution.error_message or ""
     assert execution.status == BackupExecution.Status.FAILED
-    assert "install the mariadb-client package" in execution.error_message
-    assert "Traceback" not in execution.error_message
+    assert "install the mariadb-client package" in message
+    assert "Traceback" not in message
 
 
 def test_with_its_tools_present_the_connection_test_reaches_the_server():

@@ -22,6 +22,7 @@ import os
 import random
 import socket
 import struct
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,7 @@ from executions.restore import perform_restore, restore_execution
 from executions.verification import verify_backup
 from tests.factories import DatasourceFactory
 from tests.support.jobs import artifact_dir, run_failing_backup
+from tests.support.recipes import restore_recipe
 from tests.support.standin_tools import last_run, runs, write_standin
 
 HOST = "127.0.0.1"
@@ -490,6 +492,8 @@ def test_a_chunked_backup_restores_byte_for_byte_into_another_database(
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["engine"]["artifact_format"] == "archive"
     assert manifest["engine"]["database_version"] == "MongoDB 7.0.5"
+    assert manifest["engine"]["source_database"] == SOURCE_DB
+    assert manifest["engine"]["oplog"] is False
     assert manifest["size_bytes"] == tools.dump.stat().st_size
     assert backup.metadata["source_database"] == SOURCE_DB
     assert backup.metadata["tables_backed_up"] == 3
@@ -733,3 +737,45 @@ def test_sql_assertions_fail_a_mongodb_verification_saying_why(mongo, tools, bac
     checks = {check["name"]: check for check in result["checks"]}
     assert checks["assertion_1"]["ok"] is False
     assert "SQL" in checks["assertion_1"]["detail"]
+
+
+@pipeline
+def test_the_manual_restore_recipe_feeds_the_joined_chunks_to_mongorestore(
+    mongo, tools, backup_of, tmp_path
+):
+    """docs/RESTORE.md's MongoDB recipe, run as written against a stored chunked backup, with
+    the stand-in mongorestore checking it gets the password only through its 0600 file."""
+    backup = backup_of("mongodb", connection(mongo), max_file_size_mb=1)
+    work = tmp_path / "manual"
+    work.mkdir()
+
+    completed = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + restore_recipe("mongodb")],
+        cwd=artifact_dir(backup),
+        env={
+            "PATH": f"{tools.bin}:/usr/bin:/bin",
+            "DECOMPRESS": "zstd -dc",
+            "WORK_DIR": str(work),
+            "MONGO_HOST": HOST,
+            "MONGO_PORT": str(mongo.port),
+            "MONGO_USER": USER,
+            "AUTH_SOURCE": "admin",
+            "SOURCE_DB": SOURCE_DB,
+            "TARGET_DB": "shop_by_hand",
+        },
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert tools.restored.read_bytes() == tools.dump.read_bytes()
+    run = tools.last("mongorestore")
+    config_file = run["files"]["--config="]
+    assert config_file["mode"] == 0o600
+    assert config_file["content"] == f"password: {json.dumps(PASSWORD)}\n"
+    assert "--nsTo=shop_by_hand.*" in run["argv"]
+    assert_secret_free(run)
+    assert list(work.iterdir()) == []

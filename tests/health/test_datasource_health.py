@@ -5,8 +5,8 @@ Needs PostgreSQL on 127.0.0.1:5432 (user ``postgres``) and MariaDB on 127.0.0.1:
 empty password). The local PostgreSQL trusts every login from 127.0.0.1 (``pg_hba.conf``
 ``trust``), so it never checks a password: its refused login is a role that may not log in,
 which the server rejects whatever the password. A wrong password is tested on MariaDB, which
-does check passwords. No MongoDB or SQL Server can run here; their checks are TCP reachability
-only and are tested against loopback listeners started by the tests.
+does check passwords. No MongoDB or SQL Server can run here: their checks are tested in
+tests/engines/test_mongodb_engine.py and test_sqlserver_engine.py against stand-ins.
 """
 
 # The SQL here is built from names the tests generate themselves.

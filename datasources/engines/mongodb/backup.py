@@ -99,6 +99,7 @@ def open_backup(
                 "oplog": oplog,
                 "engine_output": tail,
             },
+            restore_facts={"source_database": connection.database, "oplog": oplog},
         )
 
     with secret_file(temp_dir, "mongodump.yaml", tool_config(connection)) as config_file:
