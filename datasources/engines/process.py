@@ -95,8 +95,9 @@ def secret_file(temp_dir: Path, prefix: str, content: str) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-class _StderrTail(threading.Thread):
-    """Drains a pipe so the tool never blocks on it, keeping only the last bytes."""
+class OutputTail(threading.Thread):
+    """Drains a pipe so the tool never blocks on it, keeping only the last bytes (a pipe
+    closed under it ends the thread)."""
 
     def __init__(self, pipe: IO[bytes], limit: int = STDERR_TAIL_BYTES) -> None:
         super().__init__(daemon=True)
@@ -105,7 +106,7 @@ class _StderrTail(threading.Thread):
         self._buffer = bytearray()
 
     def run(self) -> None:
-        with self._pipe:
+        with self._pipe, suppress(OSError, ValueError):
             while chunk := os.read(self._pipe.fileno(), 65536):
                 self._buffer += chunk
                 if len(self._buffer) > self._limit:
@@ -146,7 +147,7 @@ class ToolProcess:
         if self._proc.stdout is not None:
             widen_pipe(self._proc.stdout.fileno())
         assert self._proc.stderr is not None
-        self._tail = _StderrTail(self._proc.stderr)
+        self._tail = OutputTail(self._proc.stderr)
         self._tail.start()
 
     @property
@@ -292,7 +293,7 @@ def feed_tool(
     assert proc.stdin is not None
     assert proc.stderr is not None
     widen_pipe(proc.stdin.fileno())
-    tail = _StderrTail(proc.stderr)
+    tail = OutputTail(proc.stderr)
     tail.start()
     broken = False
     try:

@@ -22,7 +22,6 @@ import os
 import random
 import socket
 import struct
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +46,7 @@ from executions.restore import perform_restore, restore_execution
 from executions.verification import verify_backup
 from tests.factories import DatasourceFactory
 from tests.support.jobs import artifact_dir, run_failing_backup
-from tests.support.recipes import restore_recipe
+from tests.support.recipes import run_recipe
 from tests.support.standin_tools import last_run, runs, write_standin
 
 HOST = "127.0.0.1"
@@ -749,28 +748,20 @@ def test_the_manual_restore_recipe_feeds_the_joined_chunks_to_mongorestore(
     work = tmp_path / "manual"
     work.mkdir()
 
-    completed = subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + restore_recipe("mongodb")],
-        cwd=artifact_dir(backup),
-        env={
-            "PATH": f"{tools.bin}:/usr/bin:/bin",
-            "DECOMPRESS": "zstd -dc",
-            "WORK_DIR": str(work),
-            "MONGO_HOST": HOST,
-            "MONGO_PORT": str(mongo.port),
-            "MONGO_USER": USER,
-            "AUTH_SOURCE": "admin",
-            "SOURCE_DB": SOURCE_DB,
-            "TARGET_DB": "shop_by_hand",
-        },
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    run_recipe(
+        "mongodb",
+        artifact_dir(backup),
+        stdin=PASSWORD + "\n",
+        PATH=f"{tools.bin}:/usr/bin:/bin",
+        DECOMPRESS="zstd -dc",
+        WORK_DIR=str(work),
+        MONGO_HOST=HOST,
+        MONGO_PORT=str(mongo.port),
+        MONGO_USER=USER,
+        AUTH_SOURCE="admin",
+        SOURCE_DB=SOURCE_DB,
+        TARGET_DB="shop_by_hand",
     )
-
-    assert completed.returncode == 0, completed.stderr
     assert tools.restored.read_bytes() == tools.dump.read_bytes()
     run = tools.last("mongorestore")
     config_file = run["files"]["--config="]

@@ -47,7 +47,7 @@ from tests.engines.sqlserver_standins import (
 )
 from tests.factories import DatasourceFactory
 from tests.support.jobs import run_failing_backup
-from tests.support.recipes import restore_recipe
+from tests.support.recipes import run_recipe
 
 PASSWORD = "s3cret pass;word 'x' \\ :" + os.urandom(4).hex()
 CONFIG: dict[str, Any] = {
@@ -526,15 +526,11 @@ def test_the_stand_in_refuses_a_password_on_its_command_line(standin, tmp_path):
 
 # --- Restoring by hand ----------------------------------------------------------------------
 
-#: The manual restore of ENGINES.md's SQL Server section, as written there.
-MANUAL_RESTORE = restore_recipe("sqlserver")
-
 
 @pytest.mark.django_db
 def test_the_manual_restore_joins_the_chunks_into_the_bacpac_sqlpackage_imports(
     standin, server, backup_of, tmp_path
 ):
-    import subprocess
 
     from tests.support.jobs import artifact_dir
 
@@ -547,26 +543,18 @@ def test_the_manual_restore_joins_the_chunks_into_the_bacpac_sqlpackage_imports(
     work = tmp_path / "manual"
     work.mkdir()
 
-    completed = subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + MANUAL_RESTORE],
-        cwd=directory,
-        env={
-            "PATH": f"{standin.directory}:/usr/bin:/bin",
-            "DECOMPRESS": "zstd -dc",
-            "WORK_DIR": str(work),
-            "TARGET_HOST": "127.0.0.1",
-            "TARGET_PORT": "14330",
-            "TARGET_DB": "erp_by_hand",
-            "TARGET_USER": "dg_backup",
-        },
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    run_recipe(
+        "sqlserver",
+        directory,
+        stdin=PASSWORD + "\n",
+        PATH=f"{standin.directory}:/usr/bin:/bin",
+        DECOMPRESS="zstd -dc",
+        WORK_DIR=str(work),
+        TARGET_HOST="127.0.0.1",
+        TARGET_PORT="14330",
+        TARGET_DB="erp_by_hand",
+        TARGET_USER="dg_backup",
     )
-
-    assert completed.returncode == 0, completed.stderr
     assert standin.import_copy.read_bytes() == export_bytes()
     imported = standin.actions()[-1]
     assert imported["params"]["TargetDatabaseName"] == "erp_by_hand"

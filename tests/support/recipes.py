@@ -19,13 +19,15 @@ def restore_recipe(name: str) -> str:
     return match.group(1)
 
 
-def run_recipe(name: str, directory: Path, **env: str) -> None:
-    """Run a RESTORE.md recipe in ``directory`` with bash -e -o pipefail."""
+def run_recipe(name: str, directory: Path, *, stdin: str | None = None, **env: str) -> None:
+    """Run a RESTORE.md recipe in ``directory`` with bash -e -o pipefail; ``stdin`` answers
+    what it asks (a password)."""
     script = "set -euo pipefail\n" + restore_recipe(name)
     result = subprocess.run(
         ["bash", "-c", script],
         cwd=directory,
         env={"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(directory.parent), **env},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=300,

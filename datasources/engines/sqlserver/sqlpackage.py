@@ -8,16 +8,14 @@ only ``@<path>``. The file holds one parameter per line; a value with spaces is 
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 from datasources.engines.base import DatabaseConnection, EngineError
 from datasources.engines.process import (
     STDERR_TAIL_BYTES,
+    OutputTail,
     ToolProcess,
     engine_error,
     mask,
@@ -106,29 +104,6 @@ def connection_parameters(
     ]
 
 
-class _Tail(threading.Thread):
-    """Drains sqlpackage's stdout (its progress and most of its errors go there), keeping
-    only the last bytes."""
-
-    def __init__(self, pipe: IO[bytes], limit: int = STDERR_TAIL_BYTES) -> None:
-        super().__init__(daemon=True)
-        self._pipe = pipe
-        self._limit = limit
-        self._buffer = bytearray()
-
-    def run(self) -> None:
-        try:
-            while chunk := os.read(self._pipe.fileno(), 65536):
-                self._buffer += chunk
-                if len(self._buffer) > self._limit:
-                    del self._buffer[: len(self._buffer) - self._limit]
-        except (OSError, ValueError):
-            return
-
-    def text(self) -> str:
-        return self._buffer.decode("utf-8", errors="replace").strip()
-
-
 class SqlPackageRun:
     """A started ``sqlpackage @<response file>``: wait for it, stop it, read its output."""
 
@@ -138,7 +113,8 @@ class SqlPackageRun:
         self.process = ToolProcess(
             [sqlpackage, f"@{rsp}"], sqlpackage_env(temp_dir), secrets=secrets
         )
-        self._stdout = _Tail(self.process.stdout)
+        # sqlpackage's progress and most of its errors go to stdout.
+        self._stdout = OutputTail(self.process.stdout)
         self._stdout.start()
         self._returncode: int | None = None
 
