@@ -49,6 +49,7 @@ from jobs.schemas import (
     RetentionPolicySchema,
     default_backup_options,
     default_retention_policy,
+    engine_options,
 )
 
 RETENTION_PREFIX = "retention_"
@@ -349,6 +350,12 @@ class BackupJobForm(forms.ModelForm):  # type: ignore[type-arg]
             else:
                 options[key] = value
         validated = self._validate(BackupOptionsSchema, options, OPTION_PREFIX)
+        kind = self.datasource_type
+        if validated is not None and kind is not None and kind in ENGINES:
+            # The engine's checks across its own options (MongoDB: oplog and a selection).
+            schema, subset = engine_options(kind, validated)
+            if self._validate(schema, subset, OPTION_PREFIX) is None:
+                validated = None
         if validated is not None:
             self.instance.backup_options = validated
         return cleaned

@@ -26,6 +26,7 @@ from jobs.schemas import (
     RetentionPolicySchema,
     default_backup_options,
     default_retention_policy,
+    validate_for_engine,
 )
 from storage.models import StorageLocation
 
@@ -97,6 +98,13 @@ class BackupJobSerializer(StrictModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance: BackupJob | None = self.instance
+        datasource = attrs.get("datasource", instance.datasource if instance else None)
+        options = attrs.get("backup_options", instance.backup_options if instance else None)
+        if datasource is not None and options is not None:
+            try:
+                validate_for_engine(datasource.type, options)
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"backup_options": exc.detail}) from exc
         cron = attrs.get("schedule_cron", instance.schedule_cron if instance else "")
         tz_name = attrs.get("schedule_timezone", instance.schedule_timezone if instance else "UTC")
         try:

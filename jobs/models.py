@@ -22,6 +22,7 @@ from jobs.schemas import (
     RetentionPolicySchema,
     default_backup_options,
     default_retention_policy,
+    validate_for_engine,
 )
 from storage.models import StorageLocation
 
@@ -153,6 +154,11 @@ class BackupJob(models.Model):
                 setattr(self, field, schema.validate_data(getattr(self, field)))
             except serializers.ValidationError as exc:
                 errors[field] = drf_to_django_errors(exc)
+        if "backup_options" not in errors and self.datasource_id is not None:
+            try:
+                validate_for_engine(self.datasource.type, self.backup_options)
+            except serializers.ValidationError as exc:
+                errors["backup_options"] = drf_to_django_errors(exc)
         if errors:
             raise ValidationError(errors)
 

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.registry import ConfigSchema
-from datasources.engines import assembled_schema
+from datasources.engines import ENGINES, assembled_schema
 
 COMPRESSIONS = ["gzip", "zstd", "lz4", "none"]
 
@@ -70,6 +70,22 @@ class CommonBackupOptions(ConfigSchema):
 #: A job's ``backup_options``: the common options and every engine's. An option of another
 #: engine than the job's is kept as stored and ignored by the backup.
 BackupOptionsSchema = assembled_schema("BackupOptionsSchema", "options_schema", CommonBackupOptions)
+
+
+def engine_options(
+    datasource_type: str, options: dict[str, Any]
+) -> tuple[type[ConfigSchema], dict[str, Any]]:
+    """The engine's own options schema and the part of ``options`` it declares."""
+    schema = ENGINES.get(datasource_type).options_schema
+    return schema, {key: options[key] for key in schema._declared_fields if key in options}
+
+
+def validate_for_engine(datasource_type: str, options: dict[str, Any]) -> None:
+    """Run the checks an engine makes across its own options (MongoDB: no collection
+    selection with an oplog dump), which the assembled schema cannot know. Raises
+    ``serializers.ValidationError`` keyed by option."""
+    schema, subset = engine_options(datasource_type, options)
+    schema.validate_data(subset)
 
 
 def default_retention_policy() -> dict[str, Any]:

@@ -47,15 +47,21 @@ def test_a_postgres_job_does_not_show_mongodbs_options(admin_client, backup_job)
 def test_the_mongodb_options_are_saved_as_the_engine_reads_them(admin_client, mongo_job):
     url = reverse("admin:jobs_backupjob_change", args=[mongo_job.pk])
     response = admin_client.post(
-        url,
-        form_data(mongo_job, option_exclude_collections="logs_*\nsessions\n", option_oplog="on"),
+        url, form_data(mongo_job, option_exclude_collections="logs_*\nsessions\n")
     )
 
     assert response.status_code == 302, response.content.decode()
     mongo_job.refresh_from_db()
     assert mongo_job.backup_options["exclude_collections"] == ["logs_*", "sessions"]
-    assert mongo_job.backup_options["oplog"] is True
+    assert mongo_job.backup_options["oplog"] is False
     assert mongo_job.backup_options.get("include_tables", []) == []
+
+    response = admin_client.post(url, form_data(mongo_job, option_oplog="on"))
+
+    assert response.status_code == 302, response.content.decode()
+    mongo_job.refresh_from_db()
+    assert mongo_job.backup_options["oplog"] is True
+    assert mongo_job.backup_options["exclude_collections"] == []
 
 
 def test_the_restore_wizard_offers_mongodbs_drop_and_no_postgres_option(admin_client, mongo_job):
@@ -73,3 +79,38 @@ def test_the_restore_wizard_offers_mongodbs_drop_and_no_postgres_option(admin_cl
     assert "Drop each collection before restoring it" in html
     for name in ("clean_objects", "schemas", "tables", "overwrite", "target_path"):
         assert f'name="{name}"' not in html, name
+
+
+def test_an_oplog_dump_with_a_collection_selection_is_refused_on_the_field(admin_client, mongo_job):
+    url = reverse("admin:jobs_backupjob_change", args=[mongo_job.pk])
+    response = admin_client.post(
+        url, form_data(mongo_job, option_include_collections="orders", option_oplog="on")
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "covers the whole instance" in str(errors["option_oplog"])
+    mongo_job.refresh_from_db()
+    assert not mongo_job.backup_options.get("oplog")
+
+
+def test_the_api_refuses_the_same_combination_and_names_the_option(api, mongo_job):
+    answer = api.patch(
+        f"/api/backup-jobs/{mongo_job.pk}",
+        {"backup_options": {"oplog": True, "exclude_collections": ["logs"]}},
+        format="json",
+    )
+
+    assert answer.status_code == 400
+    assert "oplog" in answer.json()["backup_options"]
+    mongo_job.refresh_from_db()
+    assert not mongo_job.backup_options.get("oplog")
+
+
+def test_the_model_refuses_it_too(mongo_job):
+    from django.core.exceptions import ValidationError
+
+    mongo_job.backup_options = {**mongo_job.backup_options, "oplog": True}
+    mongo_job.backup_options["include_collections"] = ["orders"]
+    with pytest.raises(ValidationError, match="covers the whole instance"):
+        mongo_job.full_clean()

@@ -46,6 +46,21 @@ class MongoDBOptions(ConfigSchema):
         "instance (every database; no collection selection).",
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("oplog") and (
+            attrs.get("include_collections") or attrs.get("exclude_collections")
+        ):
+            raise serializers.ValidationError(
+                {
+                    "oplog": [
+                        "A point-in-time (oplog) dump covers the whole instance; it cannot be "
+                        "limited to some collections."
+                    ]
+                }
+            )
+        return attrs
+
 
 class MongoDBRestoreOptions(ConfigSchema):
     drop = serializers.BooleanField(
