@@ -1,9 +1,11 @@
 """Running ``sqlpackage``: the response file that carries the password, the version, and a
 run whose output is kept as a bounded tail.
 
-SqlPackage takes its parameters from a response file (``sqlpackage @file``), so the
-password is written to a 0600 file in the run's temp dir (``secret_file``) and argv holds
-only ``@<path>``. The file holds one parameter per line; a value with spaces is quoted.
+The parameters go in a response file (``sqlpackage @file``), the command-line convention of
+.NET tools, so the password is written to a 0600 file in the run's temp dir
+(``secret_file``) and argv holds only ``@<path>``. The file holds one parameter per line; a
+value with spaces is quoted. Microsoft's sqlpackage pages do not describe the form, which
+docs/ENGINES.md says.
 """
 
 from __future__ import annotations
