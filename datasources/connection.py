@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from datasources.engines import ENGINES
-from datasources.engines.base import HealthResult
+from datasources.engines.base import EngineError, HealthResult
 from datasources.engines.process import mask
 
 #: Seconds a connection test of a create or update may take.
@@ -36,12 +36,14 @@ def test_connection(type_name: str, config: dict[str, Any]) -> HealthResult:
     """The engine's check of ``config``; never raises, never returns a secret."""
     engine = ENGINES.get(type_name)
     secrets = [str(config.get(key) or "") for key in engine.secret_fields]
-    missing = engine().missing_tools()
-    if missing:
-        # The settings may well be right, but nothing could be backed up with them here.
-        return HealthResult("error", error_message=" ".join(t.missing_message() for t in missing))
+    checker = engine()
     try:
-        result: HealthResult = engine().check_health(config, TEST_TIMEOUT_SECONDS)
+        # The settings may well be right, but nothing could be backed up with them here.
+        checker.require_tools()
+    except EngineError as exc:
+        return HealthResult("error", error_message=str(exc))
+    try:
+        result: HealthResult = checker.check_health(config, TEST_TIMEOUT_SECONDS)
     except NotImplementedError as exc:
         return HealthResult("error", error_message=str(exc))
     except Exception as exc:

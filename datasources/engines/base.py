@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -140,9 +140,6 @@ class DatabaseConnection:
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def with_database(self, database: str) -> DatabaseConnection:
-        return replace(self, database=database)
-
 
 class DatabaseConnectionSchema(ConfigSchema):
     """``connection_config`` of the database servers (seed: host, port, database, username,
@@ -182,9 +179,6 @@ class DatabaseEngine(Engine):
     is_database = True
     secret_fields = frozenset({"password"})
     config_schema: ClassVar[type[DatabaseConnectionSchema]]
-
-    def connection(self, config: Mapping[str, Any]) -> DatabaseConnection:
-        return self.config_schema.parse(config)
 
 
 class TableSelectionOptions(ConfigSchema):

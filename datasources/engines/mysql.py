@@ -36,6 +36,7 @@ from datasources.engines.process import (
     run_tool,
     secret_file,
     tool_env,
+    tool_path,
 )
 from datasources.engines.tools import Tool
 from datasources.engines.verification import (
@@ -112,13 +113,6 @@ class MySQLEngine(DatabaseEngine):
 
     def scratch(self, server: Mapping[str, Any], temp_dir: Path) -> AbstractContextManager[Scratch]:
         return _scratch(server, temp_dir)
-
-
-def _find(tool: Tool) -> str:
-    found = tool.find()
-    if found is None:
-        raise EngineError(tool.missing_message())
-    return found
 
 
 def _option_value(value: str) -> str:
@@ -203,8 +197,8 @@ def _backup(
     database = connection.database
     include = list(options.get("include_tables") or [])
     exclude = list(options.get("exclude_tables") or [])
-    dump_tool = _find(DUMP_TOOL)
-    client_tool = _find(CLIENT_TOOL)
+    dump_tool = tool_path(DUMP_TOOL)
+    client_tool = tool_path(CLIENT_TOOL)
     env = tool_env(temp_dir)
 
     with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
@@ -316,7 +310,7 @@ def _check_health(config: dict[str, Any], timeout: float) -> HealthResult:
     password = connection.password
     started = time.monotonic()
     try:
-        client = _find(CLIENT_TOOL)
+        client = tool_path(CLIENT_TOOL)
         with tempfile.TemporaryDirectory(prefix="dataguardian-health-") as directory:
             temp_dir = Path(directory)
             ssl = ssl_flags(config, Path(client).name)
@@ -372,7 +366,7 @@ def _restore(
     connection = MySQLConnectionSchema.parse(config)
     secrets = [connection.password]
     database = connection.database
-    client_tool = _find(CLIENT_TOOL)
+    client_tool = tool_path(CLIENT_TOOL)
     env = tool_env(temp_dir)
     with secret_file(temp_dir, "my.cnf", option_file(config)) as cnf:
         defaults = f"--defaults-extra-file={cnf}"
@@ -400,7 +394,7 @@ def _restore(
 def _run_query(server: Mapping[str, Any], temp_dir: Path, query: str, database: str = "") -> str:
     password = MySQLConnectionSchema.parse(server).password
     with secret_file(temp_dir, "my.cnf", option_file(server)) as cnf:
-        argv = [_find(CLIENT_TOOL), f"--defaults-extra-file={cnf}", "--connect-timeout=15"]
+        argv = [tool_path(CLIENT_TOOL), f"--defaults-extra-file={cnf}", "--connect-timeout=15"]
         if server.get("ssl_enabled"):
             argv.append("--ssl")
         if database:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from datasources.engines.base import BackupResult, EngineError, TransientEngineError
+from datasources.engines.tools import Tool
 
 STDERR_TAIL_BYTES = 16 * 1024
 KILL_GRACE_SECONDS = 5.0
@@ -57,6 +58,14 @@ def tool_env(temp_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str
     }
     env.update(extra or {})
     return env
+
+
+def tool_path(tool: Tool) -> str:
+    """Where ``tool`` is on this worker; ``EngineError`` naming its package when it is not."""
+    found = tool.find()
+    if found is None:
+        raise EngineError(tool.missing_message())
+    return found
 
 
 def mask(text: str, secrets: Sequence[str]) -> str:

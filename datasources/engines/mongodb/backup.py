@@ -14,12 +14,18 @@ from datasources.engines.mongodb.client import (
     Collection,
     MongoConnection,
     connection_argv,
-    find_tool,
     first_line,
     read_catalogue,
     tool_config,
 )
-from datasources.engines.process import ProcessStream, ToolProcess, run_tool, secret_file, tool_env
+from datasources.engines.process import (
+    ProcessStream,
+    ToolProcess,
+    run_tool,
+    secret_file,
+    tool_env,
+    tool_path,
+)
 
 
 def select_collections(
@@ -81,7 +87,7 @@ def open_backup(
             "limited to some collections. Clear include_collections / exclude_collections or "
             "turn the oplog option off."
         )
-    dump_tool = find_tool(DUMP_TOOL)
+    dump_tool = tool_path(DUMP_TOOL)
     env = tool_env(temp_dir)
     tool_version = first_line(run_tool([dump_tool, "--version"], env, secrets=secrets))
     catalogue = read_catalogue(connection)

@@ -89,13 +89,6 @@ class MongoConnection:
         return f"mongodb://{host}:{self.connection.port}/"
 
 
-def find_tool(tool: Tool) -> str:
-    found = tool.find()
-    if found is None:
-        raise EngineError(tool.missing_message())
-    return found
-
-
 def yaml_string(value: str) -> str:
     """A double-quoted YAML scalar: JSON's string escapes are YAML's too. Non-ASCII stays as
     UTF-8, since some YAML readers mishandle escaped surrogate pairs."""

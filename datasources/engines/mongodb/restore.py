@@ -21,11 +21,10 @@ from datasources.engines.mongodb.client import (
     SYSTEM_DATABASES,
     MongoConnection,
     connection_argv,
-    find_tool,
     first_line,
     tool_config,
 )
-from datasources.engines.process import feed_tool, run_tool, secret_file, tool_env
+from datasources.engines.process import feed_tool, run_tool, secret_file, tool_env, tool_path
 
 #: The first four bytes of a mongodump archive (0x8199e26d, little-endian).
 ARCHIVE_MAGIC = struct.pack("<I", 0x8199E26D)
@@ -151,7 +150,7 @@ def restore_database(
 ) -> dict[str, Any]:
     connection = MongoConnection.parse(config)
     secrets: Sequence[str] = connection.secrets
-    restore_tool = find_tool(RESTORE_TOOL)
+    restore_tool = tool_path(RESTORE_TOOL)
     env = tool_env(temp_dir)
     tool_version = first_line(run_tool([restore_tool, "--version"], env, secrets=secrets))
     prelude = read_prelude(source)

@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from datasources.engines.base import BackupResult, BackupStream, EngineError
+from datasources.engines.process import tool_path
 from datasources.engines.sqlserver.driver import (
     Catalogue,
     SQLServerConnectionSchema,
     read_catalogue,
 )
 from datasources.engines.sqlserver.sqlpackage import (
+    SQLPACKAGE,
     SqlPackageRun,
     connection_parameters,
-    find_sqlpackage,
     properties,
     started,
     tool_version,
@@ -126,7 +127,7 @@ def open_backup(
 ) -> Iterator[BackupStream]:
     connection = SQLServerConnectionSchema.parse(config)
     secrets = [connection.password]
-    sqlpackage = find_sqlpackage()
+    sqlpackage = tool_path(SQLPACKAGE)
     version = tool_version(sqlpackage, temp_dir)
     catalogue = read_catalogue(connection)
     token = _random.token_hex(6)

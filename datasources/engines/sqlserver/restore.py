@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from datasources.engines.base import RestoreSource
+from datasources.engines.process import tool_path
 from datasources.engines.sqlserver.driver import SQLServerConnectionSchema, require_empty_target
 from datasources.engines.sqlserver.sqlpackage import (
+    SQLPACKAGE,
     connection_parameters,
-    find_sqlpackage,
     properties,
     run_to_end,
     tool_version,
@@ -58,7 +59,7 @@ def restore_database(
     (sqlpackage creates it then)."""
     connection = SQLServerConnectionSchema.parse(config)
     secrets = [connection.password]
-    sqlpackage = find_sqlpackage()
+    sqlpackage = tool_path(SQLPACKAGE)
     version = tool_version(sqlpackage, temp_dir)
     existed = require_empty_target(connection)
     bacpac = temp_dir / f"restore-{_random.token_hex(6)}.bacpac"

@@ -37,13 +37,6 @@ VERSION_TIMEOUT_SECONDS = 60.0
 _FORBIDDEN = ('"', "\n", "\r", "\0")
 
 
-def find_sqlpackage() -> str:
-    found = SQLPACKAGE.find()
-    if found is None:
-        raise EngineError(SQLPACKAGE.missing_message())
-    return found
-
-
 def sqlpackage_env(temp_dir: Path) -> dict[str, str]:
     """``tool_env`` plus what the .NET runtime of sqlpackage needs to stay quiet and local:
     no telemetry, no first-run banner, its scratch files in the run's temp dir."""
