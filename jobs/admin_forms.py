@@ -46,6 +46,7 @@ from jobs.schemas import (
     COMPRESSION_LEVELS,
     COMPRESSIONS,
     BackupOptionsSchema,
+    CommonBackupOptions,
     RetentionPolicySchema,
     default_backup_options,
     default_retention_policy,
@@ -59,12 +60,13 @@ RETENTION_KEYS = ["keep_daily", "keep_weekly", "keep_monthly", "auto_delete"]
 #: the datasource's engine options (``Engine.options_schema``) come between them.
 _LEADING_OPTIONS = ["compression", "compression_level", "compression_threads"]
 _TRAILING_OPTIONS = ["max_file_size_mb", "verify_after_backup", "verification_assertions"]
-COMMON_OPTIONS = frozenset(_LEADING_OPTIONS + _TRAILING_OPTIONS)
-#: Every engine's own options, each once, in registry order.
-_ENGINE_OPTION_FIELDS: dict[str, serializers.Field] = {}  # type: ignore[type-arg]
-for _type in ENGINES:
-    for _key, _field in ENGINES.get(_type).options_schema._declared_fields.items():
-        _ENGINE_OPTION_FIELDS.setdefault(_key, _field)
+COMMON_OPTIONS = frozenset(CommonBackupOptions._declared_fields)
+#: Every engine's own options, each once, in registry order (as the job's schema holds them).
+_ENGINE_OPTION_FIELDS = {
+    key: field
+    for key, field in BackupOptionsSchema._declared_fields.items()
+    if key not in COMMON_OPTIONS
+}
 #: Every option the form edits, in the order shown.
 OPTION_KEYS = [*_LEADING_OPTIONS, *_ENGINE_OPTION_FIELDS, *_TRAILING_OPTIONS]
 LIST_OPTIONS = frozenset(
