@@ -99,6 +99,18 @@ SPECS: dict[str, SettingSpec] = {
             secret_fields=frozenset({"password"}),
         ),
         SettingSpec(
+            "verification.restore_test_every_days",
+            "Verify the newest completed backup of every job at least this often (days), "
+            "spread over the window; 0 turns scheduled restore tests off. A job's own "
+            "restore_test_every_days overrides it.",
+            serializers.IntegerField(min_value=0, max_value=365, default=7),
+        ),
+        SettingSpec(
+            "system.max_concurrent_verifications",
+            "Most verifications (restore tests) running at once across all workers; the rest wait.",
+            serializers.IntegerField(min_value=1, max_value=64, default=1),
+        ),
+        SettingSpec(
             "system.max_concurrent_backups",
             "Most backups running at once across all workers; the rest wait queued.",
             serializers.IntegerField(min_value=1, max_value=64, default=3),

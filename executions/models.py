@@ -184,6 +184,26 @@ class BackupExecution(models.Model):
         now = timezone.now()
         duration = int((now - self.started_at).total_seconds()) if self.started_at else None
         self._transition(target, finished_at=now, duration_seconds=duration, **fields)
+        if self.kind == self.Kind.BACKUP:
+            self._record_on_job(now)
+
+    def _record_on_job(self, now: Any) -> None:
+        """Keep the job's record of its last attempt and last completed backup (what the
+        recoverability report and the metrics read without scanning executions). A run that
+        finishes after a later one does not overwrite it."""
+        jobs = BackupJob.objects.filter(pk=self.job_id)
+        jobs.filter(
+            models.Q(last_attempt_at__isnull=True) | models.Q(last_attempt_at__lte=now)
+        ).update(last_attempt_at=now, last_attempt_status=self.status)
+        if self.status == self.Status.COMPLETED:
+            jobs.filter(
+                models.Q(last_completed_at__isnull=True) | models.Q(last_completed_at__lte=now)
+            ).update(
+                last_completed_at=now,
+                last_completed_id=self.pk,
+                last_completed_seconds=self.duration_seconds,
+                last_completed_bytes=self.compressed_size_bytes,
+            )
 
     def complete(self, **fields: Any) -> None:
         """running -> completed, recording the result fields given."""

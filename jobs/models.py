@@ -9,7 +9,7 @@ from typing import Any
 
 from croniter import croniter
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
@@ -79,6 +79,53 @@ class BackupJob(models.Model):
         editable=False,
         help_text="When backup_stale was raised; cleared by the next completed backup.",
     )
+    # Recoverability (docs/OBSERVABILITY.md): targets and the restore-test window, set by the
+    # operator; the record below them is kept by the runs themselves (``executions``).
+    rpo_target_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Warn (rpo_target_missed) when the newest completed backup is older than "
+        "this many minutes. Empty: no target.",
+    )
+    rto_target_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Warn (rto_target_missed) when the last measured restore took longer than "
+        "this many minutes. Empty: no target.",
+    )
+    restore_test_every_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(365)],
+        help_text="Verify the newest completed backup at least this often (days); 0 turns "
+        "the scheduled restore test off for this job. Empty: the system setting "
+        "verification.restore_test_every_days.",
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_attempt_status = models.CharField(max_length=20, blank=True, default="", editable=False)
+    last_completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_completed_id = models.UUIDField(null=True, blank=True, editable=False)
+    last_completed_seconds = models.IntegerField(null=True, blank=True, editable=False)
+    last_completed_bytes = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The newest backup whose verification passed, and when it last passed.
+    verified_backup_id = models.UUIDField(null=True, blank=True, editable=False)
+    verified_backup_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The latest verification of any of the job's backups, passed or failed.
+    last_verification_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_verification_status = models.CharField(
+        max_length=20, blank=True, default="", editable=False
+    )
+    last_verification_backup_id = models.UUIDField(null=True, blank=True, editable=False)
+    # The last restore a verification measured (the RTO), and the size of what it restored.
+    last_restore_seconds = models.FloatField(null=True, blank=True, editable=False)
+    last_restore_bytes = models.BigIntegerField(null=True, blank=True, editable=False)
+    # When each recoverability warning was raised; cleared when the condition ends.
+    verification_overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
+    rpo_missed_since = models.DateTimeField(null=True, blank=True, editable=False)
+    rto_missed_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -30,6 +30,9 @@ class NotificationType(models.TextChoices):
     BACKUP_STALE = "backup_stale", "Backup stale"
     BACKUP_RECOVERED = "backup_recovered", "Backup recovered"
     BACKUP_ANOMALY = "backup_anomaly", "Backup anomaly"
+    VERIFICATION_OVERDUE = "verification_overdue", "Verification overdue"
+    RPO_TARGET_MISSED = "rpo_target_missed", "RPO target missed"
+    RTO_TARGET_MISSED = "rto_target_missed", "RTO target missed"
     CHANNEL_FAILING = "channel_failing", "Notification channel failing"
     TEST = "test", "Test notification"
 

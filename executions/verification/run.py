@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core import system_settings
 from datasources.engines.verification import Check
+from executions import recoverability
 from executions.artifact import (
     ChunkReader,
     compression_of,
@@ -104,6 +105,7 @@ def _record(backup: BackupExecution, verification: dict[str, Any]) -> None:
         row = BackupExecution.objects.select_for_update().get(pk=backup.pk)
         metadata = {**row.metadata, "verification": verification}
         BackupExecution.objects.filter(pk=backup.pk).update(metadata=metadata)
+        recoverability.record_verification(backup, verification)
     backup.metadata = metadata
 
 
