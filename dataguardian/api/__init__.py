@@ -1,6 +1,6 @@
 """The system endpoints: ``/api/health``, ``/api/system/settings``, ``/api/system/stats``,
-``/api/system/recoverability`` and ``/api/auth/token``. The API's shared pieces (pagination, serializer bases, the typed
-configuration field, the router) live in ``core.api``."""
+``/api/system/recoverability`` and ``/api/auth/token``. The API's shared pieces (pagination,
+serializer bases, the typed configuration field, the router) live in ``core.api``."""
 
 from dataguardian.api.system import (
     HealthView,
