@@ -68,7 +68,7 @@ class JobViewSet(BackupJobViewSet):
     serializer_class = JobSerializer
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         if self.request is not None and self.request.method == "GET":
             context["now"] = timezone.now()
             context["restore_test_every_days"] = int(

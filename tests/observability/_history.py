@@ -13,7 +13,8 @@ from executions.verification.run import _record
 from jobs.models import BackupJob
 
 
-def completed(job: BackupJob, size: int = 1000, seconds: int = 5) -> BackupExecution:
+def completed(job: BackupJob, size: int = 1000, seconds: int = 5) -> Any:
+    """A completed backup of ``job`` (typed ``Any``: its ``finished_at`` is set)."""
     execution = BackupExecution.objects.create(
         job=job, datasource=job.datasource, storage_location=job.storage_location
     )
@@ -40,7 +41,7 @@ def verified(
     restore_seconds: float | None = 12.5,
 ) -> dict[str, Any]:
     """Record a verification of ``backup`` as ``verify_backup`` records its own."""
-    verification = {
+    verification: dict[str, Any] = {
         "status": status,
         "verified_at": (at or timezone.now()).isoformat(),
         "restore_seconds": restore_seconds,

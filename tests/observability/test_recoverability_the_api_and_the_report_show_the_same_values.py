@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.django_db
 MOVING = {"rpo_seconds", "verified_rpo_seconds", "expected_rpo_seconds"}
 
 
-def _steady(shown: dict) -> dict:
+def _steady(shown: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in shown.items() if key not in MOVING}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -17,8 +18,9 @@ backfill = importlib.import_module("executions.migrations.0003_job_recoverabilit
 RECORD = [f for f in recoverability.FIELDS if f.startswith(("last_", "verified_"))]
 
 
-def _record(job: BackupJob) -> dict:
-    return BackupJob.objects.filter(pk=job.pk).values(*RECORD).get()
+def _record(job: BackupJob) -> dict[str, Any]:
+    record: dict[str, Any] = BackupJob.objects.filter(pk=job.pk).values(*RECORD).get()
+    return record
 
 
 def test_the_backfill_yields_the_live_record(backup_job):
