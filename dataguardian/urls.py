@@ -41,6 +41,7 @@ api_urls: list[URLPattern | URLResolver] = [
     slash_optional("health", api.HealthView.as_view(), "api-health"),
     slash_optional("system/settings", api.SettingsView.as_view(), "api-settings"),
     slash_optional("system/stats", api.StatsView.as_view(), "api-stats"),
+    slash_optional("system/recoverability", api.RecoverabilityView.as_view(), "api-recoverability"),
     slash_optional("schema", SpectacularAPIView.as_view(), "api-schema"),
     slash_optional("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), "api-docs"),
     path("", include(router.urls)),

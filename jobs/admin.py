@@ -71,6 +71,7 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
         "created_display",
         "updated_display",
         "retention_preview",
+        "recoverability",
     ]
     actions = ["enable", "disable"]
 
@@ -162,6 +163,23 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
                     "the next completed backup resets both.",
                 },
             ),
+            (
+                "Recoverability",
+                {
+                    "fields": [
+                        "rpo_target_minutes",
+                        "rto_target_minutes",
+                        "restore_test_every_days",
+                        *(["recoverability"] if obj is not None else []),
+                    ],
+                    "description": "RPO is what a restore now would lose: the time since the "
+                    "newest completed backup (and since the newest verified one). RTO is how "
+                    "long the last verification took to restore. A missed target raises "
+                    "rpo_target_missed or rto_target_missed; a newest backup left unverified "
+                    "past the restore-test window raises verification_overdue. See "
+                    "docs/OBSERVABILITY.md.",
+                },
+            ),
         ]
         if obj is not None:
             fieldsets.append(
@@ -202,6 +220,19 @@ class BackupJobAdmin(ProtectedDeleteMixin, ModelAdmin[BackupJob]):
     @admin.display(description="Updated at")
     def updated_display(self, obj: BackupJob) -> SafeString:
         return zoned_time(obj.updated_at, obj.schedule_timezone)
+
+    # --- recoverability ----------------------------------------------------------------------
+
+    def describe_recoverability(self, job: BackupJob) -> SafeString:
+        """``job``'s RPO and RTO as of now. The executions app, which computes them,
+        overrides this."""
+        return format_html("{}", "Not available.")
+
+    @admin.display(description="Now")
+    def recoverability(self, obj: BackupJob) -> SafeString:
+        if obj.pk is None:
+            return format_html("{}", "Shown once the job is saved.")
+        return self.describe_recoverability(obj)
 
     # --- retention preview --------------------------------------------------------------------
 

@@ -290,6 +290,9 @@ class BackupJobForm(forms.ModelForm):  # type: ignore[type-arg]
             "schedule_cron",
             "schedule_timezone",
             "stale_after_minutes",
+            "rpo_target_minutes",
+            "rto_target_minutes",
+            "restore_test_every_days",
         ]
         widgets = {"schedule_cron": CronInput}
 

@@ -3,7 +3,10 @@ preview) are added in ``executions.job_api``, which serves this route.
 
 ``next_execution_at`` is read-only: the model moves it whenever the schedule changes. So are
 ``failure_streak`` and ``stale_since``, kept by the alerts (docs/ALERTS.md);
-``stale_after_minutes`` is the job's own stale threshold.
+``stale_after_minutes`` is the job's own stale threshold; ``rpo_target_minutes``,
+``rto_target_minutes`` and ``restore_test_every_days`` are its recoverability targets and
+restore-test window (null: none, or the system setting). ``executions.job_api`` adds the
+read-only ``recoverability``.
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ class BackupJobSerializer(StrictModelSerializer):
             "retention_policy",
             "backup_options",
             "stale_after_minutes",
+            "rpo_target_minutes",
+            "rto_target_minutes",
+            "restore_test_every_days",
             "last_execution_at",
             "next_execution_at",
             "failure_streak",

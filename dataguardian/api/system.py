@@ -1,5 +1,5 @@
-"""The system endpoints: ``/api/auth/token``, ``/api/health``, ``/api/system/settings`` and
-``/api/system/stats``."""
+"""The system endpoints: ``/api/auth/token``, ``/api/health``, ``/api/system/settings``,
+``/api/system/stats`` and ``/api/system/recoverability``."""
 
 from __future__ import annotations
 
@@ -279,5 +279,59 @@ class StatsView(APIView):
                     }
                     for row in per_source
                 ],
+            }
+        )
+
+
+# --- Recoverability -------------------------------------------------------------------------
+
+
+class RecoverabilityView(APIView):
+    """Every job's RPO and RTO, its targets and its restore-test window, with the counts of
+    jobs in trouble (docs/OBSERVABILITY.md). Three queries however many jobs there are."""
+
+    schema = Schema()
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        from datasources.models import Datasource
+        from executions import recoverability
+
+        now = timezone.now()
+        days = int(system_settings.get("verification.restore_test_every_days"))
+        rows = recoverability.report(now)
+        names = dict(
+            Datasource.objects.filter(pk__in={row.job.datasource_id for row in rows}).values_list(
+                "id", "name"
+            )
+        )
+        jobs = [
+            {
+                "id": str(row.job.pk),
+                "name": row.job.name,
+                "datasource": {
+                    "id": str(row.job.datasource_id),
+                    "name": names.get(row.job.datasource_id, ""),
+                },
+                "enabled": row.job.enabled,
+                **row.as_dict(),
+            }
+            for row in rows
+        ]
+        summary = {
+            "jobs": len(rows),
+            "rpo_target_missed": sum(row.rpo_target_missed for row in rows),
+            "rto_target_missed": sum(row.rto_target_missed for row in rows),
+            "verification_overdue": sum(row.verification_overdue for row in rows),
+            "never_verified": sum(
+                row.job.enabled and row.job.verified_backup_at is None for row in rows
+            ),
+        }
+        return Response(
+            {
+                "generated_at": now.isoformat(),
+                "restore_test_every_days": days,
+                "jobs": jobs,
+                "summary": summary,
             }
         )

@@ -1,4 +1,5 @@
-"""Admin of backup jobs with what needs executions: run now, and the retention preview."""
+"""Admin of backup jobs with what needs executions: run now, the retention preview and the
+recoverability."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from django.utils.safestring import SafeString
 from core.admin_actions import ObjectAction, ObjectActionsMixin
 from executions.admin.panels import execution_url
 from executions.models import BackupExecution
+from executions.recoverability_admin import RecoverabilityMixin
 from executions.retention_admin import RetentionPreviewMixin
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backups
@@ -32,8 +34,8 @@ def _links(executions: list[BackupExecution]) -> SafeString:
     )
 
 
-class JobAdmin(RetentionPreviewMixin, ObjectActionsMixin, BackupJobAdmin):
-    """Backup jobs, with the actions that create executions."""
+class JobAdmin(RetentionPreviewMixin, RecoverabilityMixin, ObjectActionsMixin, BackupJobAdmin):
+    """Backup jobs, with the actions that create executions and the job's recoverability."""
 
     actions = ["run_now", *BackupJobAdmin.actions]
 

@@ -26,6 +26,11 @@ from executions.dashboard.overview import (
     storage_usage,
     usage_level,
 )
+from executions.dashboard.recoverability import (
+    RecoverabilityPanel,
+    RecoverabilityRow,
+    recoverability_panel,
+)
 from executions.dashboard.running import RunningExecution, running_now
 from executions.dashboard.strips import STRIP_DAYS, DayCell, JobStrip, SizeChart, job_strips
 
@@ -37,6 +42,8 @@ __all__ = [
     "Headline",
     "JobStrip",
     "LocationUsage",
+    "RecoverabilityPanel",
+    "RecoverabilityRow",
     "RunningExecution",
     "SizeChart",
     "StatusCount",
@@ -47,6 +54,7 @@ __all__ = [
     "job_strips",
     "latest_failures",
     "next_runs",
+    "recoverability_panel",
     "running_now",
     "storage_usage",
     "usage_level",
@@ -56,8 +64,10 @@ __all__ = [
 def dashboard(now: datetime | None = None) -> dict[str, Any]:
     """Everything the dashboard shows, at ``now``."""
     now = now or timezone.now()
+    panel = recoverability_panel(now)
     return {
-        "headline": headline(),
+        "headline": headline(panel),
+        "recoverability": panel,
         "strips": job_strips(now),
         "executions_24h": executions_last_24h(now),
         "next_runs": next_runs(),

@@ -8,11 +8,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
+from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from core.display import human_size, zoned_time
 from datasources.models import Datasource
 from executions.dashboard.links import change, changelist
+from executions.dashboard.recoverability import RecoverabilityPanel, recoverability_panel
 from executions.models import BackupExecution
 from jobs.models import BackupJob
 from storage.models import StorageLocation
@@ -29,6 +31,8 @@ CRITICAL_PERCENT = 95
 BYTES_PER_GB = 1024**3
 
 Status = BackupExecution.Status
+#: Where the recoverability troubles link to: the dashboard's own panel, which lists them.
+RECOVERABILITY_URL = "#recoverability"
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -38,11 +42,15 @@ def _plural(count: int, one: str, many: str) -> str:
 # --- headline ------------------------------------------------------------------------------
 
 
+#: The troubles that are warnings, below failures and unreachable sources.
+WARNING_KINDS = frozenset({"stale", "rpo_target_missed", "rto_target_missed", "overdue"})
+
+
 @dataclass(frozen=True)
 class Trouble:
     """One kind of trouble the headline names, with the list of what it counts."""
 
-    kind: str  # "failing", "unreachable" or "stale"
+    kind: str  # "failing", "unreachable", then the warnings of WARNING_KINDS
     count: int
     text: str
     url: str
@@ -62,17 +70,20 @@ class Headline:
     def level(self) -> str:
         if not self.troubles:
             return "healthy"
-        return "critical" if self.troubles[0].kind != "stale" else "warning"
+        return "warning" if self.troubles[0].kind in WARNING_KINDS else "critical"
 
     @property
     def text(self) -> str:
         return ", ".join(t.text for t in self.troubles) or "All good"
 
 
-def headline() -> Headline:
+def headline(recoverability: RecoverabilityPanel | None = None) -> Headline:
     """Enabled jobs whose last backups failed (``failure_streak`` > 0), enabled datasources
-    that are unreachable (``critical``: several health checks failed in a row) and enabled
-    jobs whose backups are stale (``stale_since`` set). Two queries."""
+    that are unreachable (``critical``: several health checks failed in a row), enabled jobs
+    whose backups are stale (``stale_since`` set), then those missing their RPO or RTO target
+    or overdue for a restore test (``recoverability``, worked out when not given). Two
+    queries, and two more without ``recoverability``."""
+    panel = recoverability or recoverability_panel(timezone.now())
     jobs = BackupJob.objects.filter(enabled=True).aggregate(
         failing=Count("pk", filter=Q(failure_streak__gt=0)),
         stale=Count("pk", filter=Q(stale_since__isnull=False)),
@@ -100,6 +111,24 @@ def headline() -> Headline:
             jobs["stale"],
             f"{_plural(jobs['stale'], 'backup', 'backups')} stale",
             changelist("jobs.backupjob", enabled__exact=True, stale_since__isnull=False),
+        ),
+        Trouble(
+            "rpo_target_missed",
+            panel.rpo_target_missed,
+            f"{_plural(panel.rpo_target_missed, 'RPO target', 'RPO targets')} missed",
+            RECOVERABILITY_URL,
+        ),
+        Trouble(
+            "rto_target_missed",
+            panel.rto_target_missed,
+            f"{_plural(panel.rto_target_missed, 'RTO target', 'RTO targets')} missed",
+            RECOVERABILITY_URL,
+        ),
+        Trouble(
+            "overdue",
+            panel.verification_overdue,
+            f"{_plural(panel.verification_overdue, 'verification', 'verifications')} overdue",
+            RECOVERABILITY_URL,
         ),
     ]
     return Headline([t for t in candidates if t.count])

@@ -866,3 +866,8 @@ def test_healthcheck_program_passes_on_200_and_fails_on_503(
     assert handler.seen == [("/health", expected_host)], handler.seen
     handler.status = 503
     assert run() != 0, f"{where}: healthcheck passes while /health answers 503"
+
+
+def test_flower_is_published_on_loopback_by_default(services):
+    (published,) = services["flower"]["ports"]
+    assert re.fullmatch(r"\$\{FLOWER_PUBLISH:-127\.0\.0\.1:5555\}:5555", str(published))
