@@ -327,4 +327,3 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if reason is not None:
         return HttpResponse(reason + "\n", status=403, content_type="text/plain; charset=utf-8")
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
-

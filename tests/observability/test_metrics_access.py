@@ -97,9 +97,7 @@ def test_a_staff_session_is_accepted_and_other_users_are_not(client, settings):
     assert client.get("/metrics").status_code == 200
 
 
-def test_the_path_answers_with_and_without_a_slash_and_never_redirects_to_a_login(
-    client, settings
-):
+def test_the_path_answers_with_and_without_a_slash_and_never_redirects_to_a_login(client, settings):
     settings.METRICS_TOKEN = TOKEN
     for path in ("/metrics", "/metrics/"):
         response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
