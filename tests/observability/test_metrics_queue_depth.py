@@ -26,10 +26,10 @@ def test_messages_sent_to_a_queue_are_counted_at_every_priority(scrape, broker):
 def test_a_broker_that_does_not_answer_is_reported_down_without_queue_depths(scrape):
     saved = app.conf.broker_url, app.conf.broker_transport
     # Nothing listens on the discard port of loopback: the connection is refused at once.
-    app.conf.broker_url, app.conf.broker_transport = "redis://127.0.0.1:9/0", None
+    app.conf.update(broker_url="redis://127.0.0.1:9/0", broker_transport=None)
     try:
         text = scrape()
     finally:
-        app.conf.broker_url, app.conf.broker_transport = saved
+        app.conf.update(broker_url=saved[0], broker_transport=saved[1])
     assert of(text, "dataguardian_broker_up") == 0
     assert "dataguardian_queue_depth" not in text

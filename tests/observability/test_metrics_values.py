@@ -50,7 +50,9 @@ def test_a_completed_backup_is_reported_as_the_database_has_it(scrape, make_job,
     )
     assert of(text, "dataguardian_job_consecutive_failures", **labels) == 0
     assert of(text, "dataguardian_job_enabled", **labels) == 1
-    assert of(text, "dataguardian_job_rpo_seconds", **labels) >= 0
+    rpo = of(text, "dataguardian_job_rpo_seconds", **labels)
+    assert rpo is not None
+    assert rpo >= 0
     assert of(text, "dataguardian_job_expected_rpo_seconds", **labels) == 24 * 3600
     # Never verified: no verification values, and not overdue within the 7-day window.
     assert of(text, "dataguardian_job_last_verification_timestamp_seconds", **labels) is None
@@ -106,7 +108,9 @@ def test_a_real_verification_is_reported_with_its_restore_time_and_size(
     assert of(text, "dataguardian_job_restore_size_bytes", **labels) == (
         backup.size_bytes or backup.compressed_size_bytes
     )
-    assert of(text, "dataguardian_job_verified_rpo_seconds", **labels) >= 0
+    verified_rpo = of(text, "dataguardian_job_verified_rpo_seconds", **labels)
+    assert verified_rpo is not None
+    assert verified_rpo >= 0
     assert of(text, "dataguardian_job_verification_overdue", **labels) == 0
 
 
