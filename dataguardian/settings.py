@@ -261,6 +261,16 @@ ADMIN_PASSWORD = env_secret("DATAGUARDIAN_ADMIN_PASSWORD")
 BIND = env.str("DATAGUARDIAN_BIND", default="127.0.0.1:8000")
 WEB_WORKERS = env.int("DATAGUARDIAN_WEB_WORKERS", default=2)
 
+# --- Metrics (`GET /metrics`) ----------------------------------------------------------------
+# Prometheus scrapes with `Authorization: Bearer <METRICS_TOKEN>` or basic auth
+# (METRICS_BASIC_AUTH = "user:password"); METRICS_ALLOW_LOOPBACK lets unauthenticated scrapes
+# from 127.0.0.1/::1 in. With none of them set only a logged-in staff session may read it.
+METRICS_TOKEN = env_secret("METRICS_TOKEN") or ""
+METRICS_BASIC_AUTH = env_secret("METRICS_BASIC_AUTH") or ""
+if METRICS_BASIC_AUTH and ":" not in METRICS_BASIC_AUTH:
+    raise ImproperlyConfigured("METRICS_BASIC_AUTH must be user:password")
+METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", default=False)
+
 # --- Notifications -------------------------------------------------------------------------
 # Seconds one delivery attempt may take; the first retry waits NOTIFICATION_RETRY_DELAY
 # seconds, then twice that, then four times (the notifications queue's policy).

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import api as core_api
-from dataguardian import api, dashboard, views
+from dataguardian import api, dashboard, metrics, views
 from datasources.api import DatasourceViewSet
 from executions.api import ExecutionViewSet
 from executions.job_api import JobViewSet
@@ -53,6 +53,7 @@ urlpatterns = [
     # The site has no pages of its own: its root is the admin's dashboard.
     path("", RedirectView.as_view(pattern_name="admin:index"), name="root"),
     slash_optional("health", views.health, "health"),
+    slash_optional("metrics", metrics.metrics, "metrics"),
     path("admin/dashboard/running-now/", dashboard.running_now, name="dashboard-running-now"),
     path("admin/", admin.site.urls),
     # The API's root (the router's) at /api as at /api/, like every path below it.

@@ -1,0 +1,329 @@
+"""The Prometheus ``/metrics`` endpoint: jobs, datasources, storage locations, queues and
+executions, read from the database at every scrape (docs/OBSERVABILITY.md, "Metrics").
+
+A scrape costs the same few queries however many jobs, datasources, locations and executions
+there are: one for the jobs (their record fields, kept by the runs), one for the datasources
+with their latest health check, one for the stored bytes per location, one for the locations,
+one grouped count of the executions, and the restore-test setting. Labels are ids and names of
+jobs, datasources, locations and queues, never of executions, so their number stays bounded.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from base64 import b64decode
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from datasources.models import Datasource, HealthCheck
+from executions import recoverability
+from executions.models import BackupExecution
+from jobs.models import BackupJob
+from storage.models import StorageLocation
+
+logger = logging.getLogger(__name__)
+
+BYTES_PER_GB = 1024**3
+JOB_LABELS = ("job_id", "job", "datasource")
+DATASOURCE_LABELS = ("datasource_id", "datasource", "type")
+LOCATION_LABELS = ("location_id", "location", "type")
+
+#: name (after ``dataguardian_job_``) -> help text, in the order they are exposed.
+JOB_METRICS = {
+    "enabled": "1 when the job is enabled.",
+    "last_success_timestamp_seconds": "When the newest completed backup finished (Unix time).",
+    "last_attempt_timestamp_seconds": "When the newest finished backup attempt ended (Unix time).",
+    "last_attempt_success": "1 when the newest finished backup attempt completed, 0 otherwise.",
+    "last_backup_duration_seconds": "How long the newest completed backup ran.",
+    "last_backup_size_bytes": "Stored (compressed) size of the newest completed backup.",
+    "consecutive_failures": "Backup attempts that failed in a row since the last success.",
+    "last_verification_timestamp_seconds": "When the latest verification finished (Unix time).",
+    "last_verification_success": "1 when the latest verification passed, 0 when it failed.",
+    "restore_duration_seconds": "Restore time the latest verification measured (RTO).",
+    "restore_size_bytes": "Size of the backup the latest measured restore restored.",
+    "rpo_seconds": "Seconds since the newest completed backup (RPO now).",
+    "verified_rpo_seconds": "Seconds since the newest backup whose verification passed.",
+    "expected_rpo_seconds": "The schedule's interval: the RPO the schedule promises.",
+    "verification_overdue": "1 when the newest backup went unverified past its window.",
+    "rpo_target_missed": "1 when the job's RPO target is missed.",
+    "rto_target_missed": "1 when the job's last measured restore exceeded its RTO target.",
+}
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+def _flag(value: bool) -> float:
+    return 1.0 if value else 0.0
+
+
+def job_values(job: BackupJob, now: datetime, default_days: int) -> dict[str, float | None]:
+    """The job metrics of ``job`` (None for a value it has none of yet)."""
+    state = recoverability.of(job, now, default_days)
+    attempted = job.last_attempt_status or None
+    verification = job.last_verification_status or None
+    return {
+        "enabled": _flag(job.enabled),
+        "last_success_timestamp_seconds": _timestamp(job.last_completed_at),
+        "last_attempt_timestamp_seconds": _timestamp(job.last_attempt_at),
+        "last_attempt_success": (
+            _flag(attempted == BackupExecution.Status.COMPLETED) if attempted else None
+        ),
+        "last_backup_duration_seconds": job.last_completed_seconds,
+        "last_backup_size_bytes": job.last_completed_bytes,
+        "consecutive_failures": float(job.failure_streak),
+        "last_verification_timestamp_seconds": _timestamp(job.last_verification_at),
+        "last_verification_success": _flag(verification == "passed") if verification else None,
+        "restore_duration_seconds": job.last_restore_seconds,
+        "restore_size_bytes": job.last_restore_bytes,
+        "rpo_seconds": state.rpo_seconds,
+        "verified_rpo_seconds": state.verified_rpo_seconds,
+        "expected_rpo_seconds": state.expected_rpo_seconds,
+        "verification_overdue": _flag(state.verification_overdue),
+        "rpo_target_missed": _flag(state.rpo_target_missed),
+        "rto_target_missed": _flag(state.rto_target_missed),
+    }
+
+
+def job_metrics(now: datetime) -> list[Metric]:
+    from core import system_settings
+
+    days = int(system_settings.get("verification.restore_test_every_days"))
+    families = {
+        name: GaugeMetricFamily(f"dataguardian_job_{name}", text, labels=JOB_LABELS)
+        for name, text in JOB_METRICS.items()
+    }
+    jobs = (
+        BackupJob.objects.only(*recoverability.FIELDS, "datasource__name")
+        .select_related("datasource")
+        .order_by("name")
+    )
+    for job in jobs:
+        labels = [str(job.pk), job.name, job.datasource.name]
+        for name, value in job_values(job, now, days).items():
+            if value is not None:
+                families[name].add_metric(labels, float(value))
+    return list(families.values())
+
+
+def datasource_metrics() -> list[Metric]:
+    up = GaugeMetricFamily(
+        "dataguardian_datasource_up", "1 when the datasource is healthy.", labels=DATASOURCE_LABELS
+    )
+    status = StateSetMetricFamily(
+        "dataguardian_datasource_status",
+        "The datasource's health status.",
+        labels=DATASOURCE_LABELS,
+    )
+    latency = GaugeMetricFamily(
+        "dataguardian_datasource_health_latency_seconds",
+        "Latency of the datasource's latest health check.",
+        labels=DATASOURCE_LABELS,
+    )
+    latest = HealthCheck.objects.filter(datasource=OuterRef("pk")).order_by("-checked_at")
+    datasources = (
+        Datasource.objects.annotate(latency_ms=Subquery(latest.values("latency_ms")[:1]))
+        .order_by("name")
+        .values_list("id", "name", "type", "status", "latency_ms")
+    )
+    states = Datasource.Status.values
+    for pk, name, kind, current, latency_ms in datasources:
+        labels = [str(pk), name, kind]
+        up.add_metric(labels, _flag(current == Datasource.Status.HEALTHY))
+        status.add_metric(labels, {state: state == current for state in states})
+        if latency_ms is not None:
+            latency.add_metric(labels, latency_ms / 1000)
+    return [up, status, latency]
+
+
+def storage_metrics() -> list[Metric]:
+    used = GaugeMetricFamily(
+        "dataguardian_storage_used_bytes",
+        "Compressed size of the completed backups stored in the location.",
+        labels=LOCATION_LABELS,
+    )
+    available = GaugeMetricFamily(
+        "dataguardian_storage_available_bytes",
+        "Space still available in the location, as its latest health check measured it.",
+        labels=LOCATION_LABELS,
+    )
+    status = StateSetMetricFamily(
+        "dataguardian_storage_status", "The location's health status.", labels=LOCATION_LABELS
+    )
+    # Grouped on the executions table alone (the executions_stored_idx index), as the
+    # dashboard's storage usage is.
+    stored = dict(
+        BackupExecution.objects.filter(
+            status=BackupExecution.Status.COMPLETED, kind=BackupExecution.Kind.BACKUP
+        )
+        .order_by()
+        .values_list("storage_location_id")
+        .annotate(total=Sum("compressed_size_bytes"))
+        .values_list("storage_location_id", "total")
+    )
+    locations = StorageLocation.objects.order_by("name").values_list(
+        "id", "name", "type", "status", "available_space_gb"
+    )
+    states = StorageLocation.Status.values
+    for pk, name, kind, current, space_gb in locations:
+        labels = [str(pk), name, kind]
+        used.add_metric(labels, float(stored.get(pk) or 0))
+        if space_gb is not None:
+            available.add_metric(labels, float(space_gb * BYTES_PER_GB))
+        status.add_metric(labels, {state: state == current for state in states})
+    return [used, available, status]
+
+
+def execution_metrics() -> list[Metric]:
+    family = GaugeMetricFamily(
+        "dataguardian_executions",
+        "Execution rows by kind and status.",
+        labels=("kind", "status"),
+    )
+    counts = {
+        (kind, status): count
+        for kind, status, count in BackupExecution.objects.order_by()
+        .values_list("kind", "status")
+        .annotate(count=Count("id"))
+        .values_list("kind", "status", "count")
+    }
+    for kind in BackupExecution.Kind.values:
+        for status in BackupExecution.Status.values:
+            family.add_metric([kind, status], float(counts.get((kind, status), 0)))
+    return [family]
+
+
+def queue_depths() -> dict[str, int] | None:
+    """Messages waiting in each queue of ``core.queues``, or None when the broker does not
+    answer.
+
+    The transport's own count is used: with Redis and priority steps a queue is several lists
+    (``backups``, ``backups:1`` … with the ``sep`` of the broker's transport options), which
+    kombu's ``_size`` sums; the file-system broker counts the queue's message files. kombu's
+    passive ``queue_declare`` would give the same count but refuses a Redis queue that is empty
+    (it has no list then)."""
+    from core.queues import QUEUES
+    from dataguardian.celery import app
+
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            channel: Any = conn.default_channel
+            return {name: int(channel._size(name)) for name in QUEUES}
+    except Exception as exc:  # any failure means "down"; the type says enough
+        logger.warning("The broker did not answer the metrics scrape: %s", type(exc).__name__)
+        return None
+
+
+def broker_metrics() -> list[Metric]:
+    depths = queue_depths()
+    up = GaugeMetricFamily("dataguardian_broker_up", "1 when the Celery broker answered.")
+    up.add_metric([], _flag(depths is not None))
+    if depths is None:
+        return [up]
+    depth = GaugeMetricFamily(
+        "dataguardian_queue_depth", "Messages waiting in the Celery queue.", labels=("queue",)
+    )
+    for name, count in depths.items():
+        depth.add_metric([name], float(count))
+    return [up, depth]
+
+
+class DataGuardianCollector(Collector):
+    """Every DataGuardian metric family, gathered afresh at each ``collect``."""
+
+    def collect(self) -> Iterator[Metric]:
+        now = timezone.now()
+        yield from job_metrics(now)
+        yield from datasource_metrics()
+        yield from storage_metrics()
+        yield from execution_metrics()
+        yield from broker_metrics()
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus's text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DataGuardianCollector())
+    return generate_latest(registry)
+
+
+# --- The view ------------------------------------------------------------------------------
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _bearer_ok(header: str) -> bool:
+    token = settings.METRICS_TOKEN
+    scheme, _, given = header.partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and _same(given.strip(), token)
+
+
+def _basic_ok(header: str) -> bool:
+    expected = settings.METRICS_BASIC_AUTH
+    scheme, _, encoded = header.partition(" ")
+    if not expected or scheme.lower() != "basic":
+        return False
+    try:
+        given = b64decode(encoded.strip(), validate=True).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return False
+    return _same(given, expected)
+
+
+def _from_loopback(request: HttpRequest) -> bool:
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in network for network in LOOPBACK)
+
+
+def refusal(request: HttpRequest) -> str | None:
+    """Why ``request`` may not read the metrics, or None when it may."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header and (_bearer_ok(header) or _basic_ok(header)):
+        return None
+    if settings.METRICS_ALLOW_LOOPBACK and _from_loopback(request):
+        return None
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_staff:
+        return None
+    if header:
+        return "The credentials given are not accepted for /metrics."
+    if not (settings.METRICS_TOKEN or settings.METRICS_BASIC_AUTH):
+        return (
+            "/metrics is not configured: set METRICS_TOKEN, METRICS_BASIC_AUTH "
+            "or METRICS_ALLOW_LOOPBACK."
+        )
+    return "/metrics needs a bearer token or basic authentication."
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """The Prometheus scrape target; refused (403, one plain line) unless the request brings
+    the configured token or basic credentials, comes from loopback when that is allowed, or
+    is a logged-in staff session."""
+    reason = refusal(request)
+    if reason is not None:
+        return HttpResponse(reason + "\n", status=403, content_type="text/plain; charset=utf-8")
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
