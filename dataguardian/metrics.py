@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from datasources.models import Datasource, HealthCheck
 from executions import recoverability
@@ -61,6 +62,23 @@ JOB_METRICS = {
     "rpo_target_missed": "1 when the job's RPO target is missed.",
     "rto_target_missed": "1 when the job's last measured restore exceeded its RTO target.",
 }
+
+
+#: Every family a scrape can expose (the queue depth only while the broker answers).
+NAMES = frozenset(
+    {f"dataguardian_job_{name}" for name in JOB_METRICS}
+    | {
+        "dataguardian_datasource_up",
+        "dataguardian_datasource_status",
+        "dataguardian_datasource_health_latency_seconds",
+        "dataguardian_storage_used_bytes",
+        "dataguardian_storage_available_bytes",
+        "dataguardian_storage_status",
+        "dataguardian_executions",
+        "dataguardian_broker_up",
+        "dataguardian_queue_depth",
+    }
+)
 
 
 def _timestamp(moment: datetime | None) -> float | None:
@@ -99,25 +117,39 @@ def job_values(job: BackupJob, now: datetime, default_days: int) -> dict[str, fl
     }
 
 
-def job_metrics(now: datetime) -> list[Metric]:
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def job_exposition(now: datetime) -> str:
+    """The job families in the text format, written directly: at thousands of jobs they are
+    almost every sample of a scrape, and building a ``Sample`` for each through
+    prometheus-client's families would cost most of the scrape's time."""
     from core import system_settings
 
     days = int(system_settings.get("verification.restore_test_every_days"))
-    families = {
-        name: GaugeMetricFamily(f"dataguardian_job_{name}", text, labels=JOB_LABELS)
-        for name, text in JOB_METRICS.items()
-    }
+    lines: dict[str, list[str]] = {name: [] for name in JOB_METRICS}
     jobs = (
         BackupJob.objects.only(*recoverability.FIELDS, "datasource__name")
         .select_related("datasource")
         .order_by("name")
     )
     for job in jobs:
-        labels = [str(job.pk), job.name, job.datasource.name]
+        labels = (
+            f'job_id="{job.pk}",job="{_escape(job.name)}",'
+            f'datasource="{_escape(job.datasource.name)}"'
+        )
         for name, value in job_values(job, now, days).items():
             if value is not None:
-                families[name].add_metric(labels, float(value))
-    return list(families.values())
+                lines[name].append(
+                    f"dataguardian_job_{name}{{{labels}}} {floatToGoString(value)}\n"  # type: ignore[no-untyped-call]
+                )
+    parts = []
+    for name, text in JOB_METRICS.items():
+        family = f"dataguardian_job_{name}"
+        parts.append(f"# HELP {family} {text}\n# TYPE {family} gauge\n")
+        parts.extend(lines[name])
+    return "".join(parts)
 
 
 def datasource_metrics() -> list[Metric]:
@@ -244,11 +276,9 @@ def broker_metrics() -> list[Metric]:
 
 
 class DataGuardianCollector(Collector):
-    """Every DataGuardian metric family, gathered afresh at each ``collect``."""
+    """The metric families other than the jobs', gathered afresh at each ``collect``."""
 
     def collect(self) -> Iterator[Metric]:
-        now = timezone.now()
-        yield from job_metrics(now)
         yield from datasource_metrics()
         yield from storage_metrics()
         yield from execution_metrics()
@@ -259,7 +289,7 @@ def exposition() -> bytes:
     """The metrics in Prometheus's text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DataGuardianCollector())
-    return generate_latest(registry)
+    return job_exposition(timezone.now()).encode() + generate_latest(registry)
 
 
 # --- The view ------------------------------------------------------------------------------

@@ -11,50 +11,16 @@ from typing import Any
 import pytest
 import yaml
 
+from dataguardian import metrics
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DOC = DOCS / "OBSERVABILITY.md"
 GRAFANA = DOCS / "grafana" / "dataguardian.json"
 METRIC = re.compile(r"\bdataguardian_[a-z_]+\b")
 
-#: The metric names every part of DataGuardian agreed on (``dataguardian.metrics`` serves them).
-FIXED_NAMES = frozenset(
-    {
-        "dataguardian_job_enabled",
-        "dataguardian_job_last_success_timestamp_seconds",
-        "dataguardian_job_last_attempt_timestamp_seconds",
-        "dataguardian_job_last_attempt_success",
-        "dataguardian_job_last_backup_duration_seconds",
-        "dataguardian_job_last_backup_size_bytes",
-        "dataguardian_job_consecutive_failures",
-        "dataguardian_job_last_verification_timestamp_seconds",
-        "dataguardian_job_last_verification_success",
-        "dataguardian_job_restore_duration_seconds",
-        "dataguardian_job_restore_size_bytes",
-        "dataguardian_job_rpo_seconds",
-        "dataguardian_job_verified_rpo_seconds",
-        "dataguardian_job_expected_rpo_seconds",
-        "dataguardian_job_verification_overdue",
-        "dataguardian_job_rpo_target_missed",
-        "dataguardian_job_rto_target_missed",
-        "dataguardian_datasource_up",
-        "dataguardian_datasource_status",
-        "dataguardian_datasource_health_latency_seconds",
-        "dataguardian_storage_used_bytes",
-        "dataguardian_storage_available_bytes",
-        "dataguardian_storage_status",
-        "dataguardian_queue_depth",
-        "dataguardian_executions",
-    }
-)
-
 
 def known_names() -> frozenset[str]:
-    try:
-        from dataguardian import metrics  # type: ignore[attr-defined]
-    except ImportError:
-        return FIXED_NAMES
-    names = getattr(metrics, "NAMES", None)
-    return frozenset(names) if names else FIXED_NAMES
+    return metrics.NAMES
 
 
 def yaml_blocks() -> list[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dataguardian import metrics
 from executions.models import BackupExecution
 from executions.verification import verify_backup
 from jobs.models import BackupJob
@@ -22,13 +23,7 @@ def _job_labels(job: BackupJob) -> dict[str, str]:
 
 def test_every_family_parses_with_prometheus_clients_own_parser(scrape):
     names = {family.name for family in text_string_to_metric_families(scrape())}
-    assert {
-        "dataguardian_executions",
-        "dataguardian_broker_up",
-        "dataguardian_job_consecutive_failures",
-        "dataguardian_datasource_status",
-        "dataguardian_storage_used_bytes",
-    } <= names
+    assert names == metrics.NAMES
 
 
 def test_a_completed_backup_is_reported_as_the_database_has_it(scrape, make_job, shop_connection):
