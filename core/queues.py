@@ -59,6 +59,8 @@ QUEUES: dict[str, QueuePolicy] = {
 # Lower number = served first (Redis priority steps 0-9).
 PRIORITY_MANUAL = 0
 PRIORITY_SCHEDULED = 5
+# Scheduled restore tests: whatever else waits on the backups queue goes first.
+PRIORITY_LOWEST = 9
 
 
 def queue_of(task: Any) -> str | None:

@@ -9,7 +9,14 @@ from django.conf import settings
 
 from core.queues import queue_of
 from datasources.tasks import check_datasource, run_health_checks
-from executions.tasks import check_stale_backups, enqueue_due_jobs, reap, run_cleanup
+from executions.tasks import (
+    check_recoverability,
+    check_stale_backups,
+    enqueue_due_jobs,
+    reap,
+    run_cleanup,
+    run_restore_tests,
+)
 from notifications.tasks import dispatch_lost
 from storage.tasks import check_storage_locations
 
@@ -36,6 +43,8 @@ SYSTEM_TASKS = [
     Periodic("dataguardian: health checks", run_health_checks, every_minutes=5),
     Periodic("dataguardian: storage checks", check_storage_locations, every_minutes=5),
     Periodic("dataguardian: stale backups", check_stale_backups, every_minutes=5),
+    Periodic("dataguardian: restore tests", run_restore_tests, every_minutes=10),
+    Periodic("dataguardian: recoverability warnings", check_recoverability, every_minutes=5),
     Periodic("dataguardian: cleanup (retention)", run_cleanup, cron=("0", "4")),
     Periodic("dataguardian: send lost notifications", dispatch_lost, every_minutes=1),
 ]

@@ -20,8 +20,22 @@ from django.utils import timezone
 
 from core import system_settings
 from core.logging import log_context
-from core.queues import BACKUPS, CLEANUP, PRIORITY_MANUAL, PRIORITY_SCHEDULED, SCHEDULER
-from executions import alerts, cleanup, scheduler, verification
+from core.queues import (
+    BACKUPS,
+    CLEANUP,
+    PRIORITY_LOWEST,
+    PRIORITY_MANUAL,
+    PRIORITY_SCHEDULED,
+    SCHEDULER,
+)
+from executions import (
+    alerts,
+    cleanup,
+    recoverability_alerts,
+    restore_tests,
+    scheduler,
+    verification,
+)
 from executions.backup import RetryableBackupError, perform_backup, verification_due
 from executions.models import BackupExecution, IllegalTransition
 from executions.restore import perform_restore
@@ -33,6 +47,8 @@ logger = logging.getLogger(__name__)
 CAP_RETRY_SECONDS = 30
 # pg_advisory_xact_lock key that serialises "count running backups, then claim" across workers.
 CAP_LOCK_KEY = 0x44474341  # "DGCA"
+# The same for verifications under system.max_concurrent_verifications.
+VERIFY_LOCK_KEY = 0x44475643  # "DGVC"
 
 
 @shared_task(
@@ -129,13 +145,15 @@ def run_restore(self: Any, execution_id: str) -> None:
 
 
 @shared_task(
+    bind=True,
     time_limit=settings.BACKUP_TIME_LIMIT,
     soft_time_limit=settings.BACKUP_TIME_LIMIT - 60,
     **BACKUPS.task_options(),
 )
-def verify_backup(execution_id: str) -> None:
+def verify_backup(self: Any, execution_id: str) -> None:
     """Restore a completed backup into a scratch target and check it (see
-    ``executions.verification``). The outcome is recorded on the backup, not raised."""
+    ``executions.verification``). The outcome is recorded on the backup, not raised. With
+    ``system.max_concurrent_verifications`` running already it waits, sent again later."""
     backup = (
         BackupExecution.objects.select_related("job", "datasource", "storage_location")
         .filter(pk=execution_id, kind=BackupExecution.Kind.BACKUP)
@@ -145,10 +163,34 @@ def verify_backup(execution_id: str) -> None:
         logger.warning("Backup %s does not exist; not verifying it", execution_id)
         return
     with _about(backup):
+        if not verification.can_verify(backup):
+            logger.info("Backup %s is %s; not verifying it", execution_id, backup.status)
+            return
+        if not claim_verification_slot(backup, worker=self.request.hostname or ""):
+            logger.info("Backup %s waits: the concurrent verification limit is reached", backup.pk)
+            verify_backup.apply_async(
+                args=[execution_id], priority=PRIORITY_LOWEST, countdown=CAP_RETRY_SECONDS
+            )
+            return
         try:
             verification.verify_backup(backup)
         except verification.VerificationRefused as exc:
             logger.info("Backup %s not verified: %s", execution_id, exc)
+
+
+def claim_verification_slot(backup: BackupExecution, worker: str) -> bool:
+    """Mark ``backup``'s verification running unless ``system.max_concurrent_verifications``
+    run already (``restore_tests.running_count``: a marker older than the backup time limit
+    holds no slot). Atomic across workers like ``claim_within_cap``."""
+    limit = int(system_settings.get("system.max_concurrent_verifications"))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [VERIFY_LOCK_KEY])
+        if restore_tests.running_count(timezone.now(), exclude=backup.pk) >= limit:
+            return False
+        verification.mark_running(backup, worker)
+    return True
 
 
 def _about(execution: BackupExecution) -> AbstractContextManager[None]:
@@ -178,6 +220,28 @@ def check_stale_backups() -> None:
         )
 
 
+@shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())
+def run_restore_tests() -> None:
+    """Send the scheduled restore tests that are due, within the free slots (every 10
+    minutes)."""
+    sent = send_restore_tests()
+    if sent:
+        logger.info("Sent %d scheduled restore test(s)", len(sent))
+
+
+@shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())
+def check_recoverability() -> None:
+    """Raise verification_overdue, rpo_target_missed and rto_target_missed as they start
+    (every 5 minutes)."""
+    raised = recoverability_alerts.check_recoverability()
+    if raised:
+        logger.warning(
+            "%d recoverability warning(s): %s",
+            len(raised),
+            ", ".join(f"{r.type} for {r.job.name}" for r in raised),
+        )
+
+
 @shared_task(**CLEANUP.task_options())
 def run_cleanup() -> None:
     """Apply every job's retention policy and prune old failed runs (daily, 04:00)."""
@@ -194,6 +258,17 @@ def back_up(execution: BackupExecution, *, retry_allowed: bool = False) -> bool:
     if completed and verification_due(execution):
         enqueue_verification(execution)
     return completed
+
+
+def send_restore_tests(now: datetime | None = None) -> list[BackupExecution]:
+    """One restore-test pass: the due backups (``restore_tests.due_backups``), no more than
+    the free slots, each marked queued and sent at the lowest priority."""
+    now = now or timezone.now()
+    sent = restore_tests.due_backups(now)[: restore_tests.free_slots(now)]
+    for backup in sent:
+        verification.mark_queued(backup, now)
+        enqueue_verification(backup, priority=PRIORITY_LOWEST)
+    return sent
 
 
 def tick(now: datetime | None = None) -> scheduler.TickResult:

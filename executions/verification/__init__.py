@@ -23,6 +23,6 @@ missing rows, and it does not fail because statistics were stale.
 """
 
 from executions.verification.checks import VerificationRefused
-from executions.verification.run import can_verify, mark_queued, verify_backup
+from executions.verification.run import can_verify, mark_queued, mark_running, verify_backup
 
-__all__ = ["VerificationRefused", "can_verify", "mark_queued", "verify_backup"]
+__all__ = ["VerificationRefused", "can_verify", "mark_queued", "mark_running", "verify_backup"]

@@ -7,6 +7,7 @@ import secrets as _random
 import shutil
 import time
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +93,20 @@ def can_verify(backup: BackupExecution) -> bool:
     )
 
 
-def mark_queued(backup: BackupExecution) -> dict[str, Any]:
+def mark_queued(backup: BackupExecution, at: datetime | None = None) -> dict[str, Any]:
     """Record that a verification of ``backup`` waits for a worker; returns the marker."""
-    marker = {"status": "queued", "queued_at": timezone.now().isoformat()}
+    marker = {"status": "queued", "queued_at": (at or timezone.now()).isoformat()}
+    _record(backup, marker)
+    return marker
+
+
+def mark_running(
+    backup: BackupExecution, worker: str, at: datetime | None = None
+) -> dict[str, Any]:
+    """Record that a worker is verifying ``backup`` (it holds one of the
+    ``system.max_concurrent_verifications`` slots until the outcome overwrites the marker)."""
+    started = (at or timezone.now()).isoformat()
+    marker = {"status": "running", "started_at": started, "worker": worker}
     _record(backup, marker)
     return marker
 
