@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +18,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import system_settings
-from core.logging import log_context
 from core.queues import BACKUPS, CLEANUP, PRIORITY_MANUAL, PRIORITY_SCHEDULED, SCHEDULER
 from executions import alerts, cleanup, scheduler, verification
 from executions.backup import RetryableBackupError, perform_backup, verification_due
 from executions.models import BackupExecution, IllegalTransition
 from executions.restore import perform_restore
+from executions.runlog import about as _about
 from executions.services import priority_of
 
 logger = logging.getLogger(__name__)
@@ -149,11 +148,6 @@ def verify_backup(execution_id: str) -> None:
             verification.verify_backup(backup)
         except verification.VerificationRefused as exc:
             logger.info("Backup %s not verified: %s", execution_id, exc)
-
-
-def _about(execution: BackupExecution) -> AbstractContextManager[None]:
-    """Log lines inside the block name the execution and its job."""
-    return log_context(execution=execution.pk, job=execution.job.name or execution.job_id)
 
 
 @shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())
