@@ -42,7 +42,7 @@ def test_a_failed_backup_says_why(make_job):
 
     execution = BackupExecution.objects.get(job=job)
     assert str(info.value) == f"execution {execution.pk} failed: {execution.error_message}"
-    assert "127.0.0.1" in execution.error_message
+    assert "127.0.0.1" in str(execution.error_message)
 
 
 def test_restore_says_what_it_restored_into_and_how_long_it_took(make_job, source, tmp_path: Path):

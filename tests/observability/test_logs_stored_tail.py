@@ -47,7 +47,7 @@ def test_a_failed_backup_stores_the_failure_and_no_secret(make_job):
     execution = run_failing_backup(job)
 
     assert f"Backup {execution.pk} failed" in execution.log_tail
-    assert execution.error_message in execution.log_tail  # pg_dump's own words, as logged
+    assert str(execution.error_message) in execution.log_tail  # pg_dump's own words, as logged
     assert SECRET not in execution.log_tail
 
 
