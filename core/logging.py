@@ -1,5 +1,6 @@
-"""Log formatting (text or JSON lines), the context a line carries (which execution, which
-job) and the filter that keeps secrets out of logs."""
+"""Log formatting (text or JSON lines), the context a line carries (which execution, job and
+datasource), the filter that keeps secrets out of logs, and the bounded tail of a run's own
+lines that is stored with it."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 #: What a log line may say it is about, in the order the text format shows them.
-CONTEXT_FIELDS = ("execution", "job")
+CONTEXT_FIELDS = ("execution", "job", "datasource")
 _context: ContextVar[dict[str, str] | None] = ContextVar("log_context", default=None)
 
 # key=value, "key": "value" and URL credentials (scheme://user:secret@host).
@@ -40,7 +43,8 @@ def redact(text: str) -> str:
 @contextlib.contextmanager
 def log_context(**fields: object) -> Iterator[None]:
     """Every line logged inside the block (in this thread or task) carries ``fields``, e.g.
-    ``execution=`` and ``job=``; a value passed with ``extra=`` wins. ``None`` adds nothing."""
+    ``execution=``, ``job=`` and ``datasource=``; a value passed with ``extra=`` wins.
+    ``None`` adds nothing."""
     added = {key: str(value) for key, value in fields.items() if value is not None}
     token = _context.set({**(_context.get() or {}), **added})
     try:
@@ -87,7 +91,8 @@ def _text_value(value: str) -> str:
 
 class TextFormatter(logging.Formatter):
     """One line a person reads: time, level, logger, message, then ``execution=<id>
-    job=<name>`` when the line is about one; a traceback follows on its own lines."""
+    job=<name> datasource=<name>`` when the line is about a run; a traceback follows on its
+    own lines."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
@@ -100,7 +105,7 @@ class TextFormatter(logging.Formatter):
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC), level, logger, message, the context fields
-    (``execution``, ``job``) when present and the exception."""
+    (``execution``, ``job``, ``datasource``) when present and the exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -113,3 +118,123 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             data["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(data, default=str)
+
+
+# --- A run's own lines, kept for its record -----------------------------------------------
+
+#: What a run's stored log tail keeps: its newest lines, at most this many (a line with its
+#: traceback counts as one) and at most this many bytes of text.
+TAIL_LINES = 200
+TAIL_BYTES = 64 * 1024
+_MASK = "********"
+
+
+class LogTail:
+    """The newest lines logged about one run, within ``TAIL_LINES`` and ``TAIL_BYTES``; the
+    oldest go first. Safe to add to from several threads."""
+
+    def __init__(self, seed: str = "", secrets: Iterable[str] = ()) -> None:
+        self._lines: deque[tuple[str, int]] = deque()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._secrets = [s for s in secrets if s]
+        self._changed = False
+        for line in seed.splitlines():
+            self.add(line)
+        self._changed = False
+
+    def add(self, line: str) -> None:
+        """Keep ``line``, with any of the run's own secret values masked; a line longer than
+        the whole bound keeps its end."""
+        for secret in self._secrets:
+            line = line.replace(secret, _MASK)
+        size = len(line.encode()) + 1
+        if size > TAIL_BYTES:
+            line = "…" + line[-(TAIL_BYTES // 4 - 2) :]  # at most 4 bytes a character
+            size = len(line.encode()) + 1
+        with self._lock:
+            self._lines.append((line, size))
+            self._bytes += size
+            while len(self._lines) > TAIL_LINES or self._bytes > TAIL_BYTES:
+                self._bytes -= self._lines.popleft()[1]
+            self._changed = True
+
+    def text(self) -> str:
+        with self._lock:
+            return "\n".join(line for line, _ in self._lines)
+
+    def changes(self) -> str | None:
+        """The text if lines came since the last call (for a periodic write), else None."""
+        with self._lock:
+            if not self._changed:
+                return None
+            self._changed = False
+        return self.text()
+
+
+_tails: dict[str, tuple[LogTail, int]] = {}
+_tails_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def collect_tail(
+    execution: object, seed: str = "", secrets: Iterable[str] = ()
+) -> Iterator[LogTail]:
+    """While the block runs, every line at INFO and above that carries ``execution=<id>``
+    (from ``log_context``, in whatever thread or task of this process) is added, secrets
+    masked, to the returned ``LogTail``. A nested collection of the same run shares it."""
+    key = str(execution)
+    _install()
+    with _tails_lock:
+        tail, users = _tails.get(key) or (LogTail(seed, secrets), 0)
+        _tails[key] = (tail, users + 1)
+    try:
+        yield tail
+    finally:
+        with _tails_lock:
+            tail, users = _tails[key]
+            if users > 1:
+                _tails[key] = (tail, users - 1)
+            else:
+                del _tails[key]
+
+
+def tail_of(execution: object) -> LogTail | None:
+    """The tail being collected for ``execution`` in this process, if any."""
+    entry = _tails.get(str(execution))
+    return entry[0] if entry else None
+
+
+class TailFormatter(logging.Formatter):
+    """A tail's line: the text format without the context fields (they are the run's own)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
+class TailHandler(logging.Handler):
+    """Adds each record about a run whose tail is being collected to that tail. One sits on
+    the root logger (``settings.LOGGING``, or put there by the first ``collect_tail``); it
+    masks secrets with the same filter as the console."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.addFilter(ContextFilter())
+        self.addFilter(RedactSecretsFilter())
+        self.setFormatter(TailFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        execution = getattr(record, "execution", None)
+        tail = tail_of(execution) if execution is not None and _tails else None
+        if tail is None:
+            return
+        try:
+            tail.add(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _install() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(handler, TailHandler) for handler in root.handlers):
+        root.addHandler(TailHandler())

@@ -408,8 +408,10 @@ LOGGING = {
             "formatter": LOG_FORMAT,
             "filters": ["routine", "context", "redact"],
         },
+        # A run's own lines, kept for its record (core.logging.collect_tail).
+        "run_tail": {"class": "core.logging.TailHandler"},
     },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console", "run_tail"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         # At DEBUG botocore logs every request's parameters, part bodies included: backup data

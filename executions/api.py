@@ -84,6 +84,15 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         read_only_fields = fields
 
 
+class ExecutionDetailSerializer(ExecutionSerializer):
+    """One execution, with its own log tail (``log_tail``: the run's newest log lines, INFO
+    and above, secrets masked)."""
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [*ExecutionSerializer.Meta.fields, "log_tail"]
+        read_only_fields = fields
+
+
 class UTCDateTimeField(IsoDateTimeField):
     """An ISO 8601 date-time, converted to UTC: PostgreSQL refuses offsets past 15:59 hours,
     which Python accepts, and a date at the edge of the calendar has no UTC value at all."""
@@ -163,9 +172,14 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
     def get_queryset(self) -> QuerySet[BackupExecution]:
         # No joins: the page is cut from the created_at index alone, however deep it is; the
         # related rows are named by id (the client has them from their own endpoints).
-        return BackupExecution.objects.prefetch_related(
+        executions = BackupExecution.objects.prefetch_related(
             Prefetch("chunks", queryset=BackupChunk.objects.order_by("chunk_number"))
         )
+        # A list leaves out each run's log tail (up to 64 KiB each); one execution has it.
+        return executions.defer("log_tail") if self.action == "list" else executions
+
+    def get_serializer_class(self) -> type[ExecutionSerializer]:
+        return ExecutionDetailSerializer if self.action == "retrieve" else ExecutionSerializer
 
     @extend_schema(
         parameters=[

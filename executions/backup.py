@@ -29,6 +29,7 @@ from executions.models import BackupChunk, BackupExecution
 from executions.pipeline.compression import make_compressor
 from executions.pipeline.stream import run_pipeline
 from executions.progress import RunStopped, record_backup_progress
+from executions.runlog import recording
 from executions.secrets import failure_text, scrub, secrets_of
 from notifications.models import NotificationType, Severity
 from storage.adapters.base import StorageAdapter, StorageError, TransientStorageError
@@ -52,8 +53,13 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
     the retry. Whether a
     verification should follow is ``verification_due``'s to say; the caller sends it. A
     completed backup ends the job's failure streak and staleness and is compared with the
-    ones before it (``executions.alerts``).
+    ones before it (``executions.alerts``). Its log lines are stored in its ``log_tail``.
     """
+    with recording(execution):
+        return _perform_backup(execution, retry_allowed)
+
+
+def _perform_backup(execution: BackupExecution, retry_allowed: bool) -> bool:
     job = execution.job
     datasource = execution.datasource
     location = execution.storage_location
@@ -73,6 +79,15 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
     max_chunk = max_mb * 1024 * 1024 if max_mb else None
     size_hint = max_chunk or _expected_size(execution)
     started = time.monotonic()
+    logger.info(
+        "Backup of %s (%s) to %s started: compression %s%s, attempt %s",
+        datasource.name,
+        datasource.type,
+        location.name,
+        options.get("compression", "zstd"),
+        f", chunks of {max_mb} MB" if max_mb else "",
+        execution.attempt,
+    )
     try:
         engine.require_tools()
         temp_dir.mkdir(parents=True, mode=0o700)
@@ -104,6 +119,8 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
             compressor.extension,
             engine_result.restore_facts,
         )
+        if engine_result.metadata.get("engine_output"):
+            logger.info("%s said: %s", engine.label, engine_result.metadata["engine_output"])
         write_index(adapter, directory, result.chunks, manifest)
     except Exception as exc:
         _discard(adapter, directory)
@@ -143,6 +160,15 @@ def perform_backup(execution: BackupExecution, *, retry_allowed: bool = False) -
         },
     )
     job.__class__.objects.filter(pk=job.pk).update(last_execution_at=execution.finished_at)
+    logger.info(
+        "Backup %s completed in %s s: %s bytes read, %s stored in %d chunk(s) at %s",
+        execution.id,
+        metadata["seconds"],
+        result.raw_bytes,
+        result.compressed_bytes,
+        len(result.chunks),
+        directory,
+    )
     notify_execution(
         NotificationType.BACKUP_SUCCESS,
         Severity.INFO,

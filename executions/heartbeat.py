@@ -7,6 +7,7 @@ reaper would take such a run for one whose worker died.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -17,6 +18,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from executions.models import BackupExecution
+from executions.progress import new_log_tail
 
 logger = logging.getLogger(__name__)
 
@@ -25,16 +27,18 @@ HEARTBEAT_INTERVAL = 30.0
 
 
 def beat(execution_id: uuid.UUID) -> bool:
-    """Refresh ``heartbeat_at`` of a running execution; False once it is no longer running."""
+    """Refresh ``heartbeat_at`` of a running execution (and its log tail when lines came);
+    False once it is no longer running."""
     updated = BackupExecution.objects.filter(
         pk=execution_id, status=BackupExecution.Status.RUNNING
-    ).update(heartbeat_at=timezone.now())
+    ).update(heartbeat_at=timezone.now(), **new_log_tail(execution_id))
     return updated == 1
 
 
 @contextmanager
 def heartbeat(execution_id: uuid.UUID, interval: float = HEARTBEAT_INTERVAL) -> Iterator[None]:
-    """Beat every ``interval`` seconds from a daemon thread while the block runs."""
+    """Beat every ``interval`` seconds from a daemon thread while the block runs; the thread's
+    log lines carry the run's log context."""
     stop = threading.Event()
 
     def run() -> None:
@@ -49,7 +53,10 @@ def heartbeat(execution_id: uuid.UUID, interval: float = HEARTBEAT_INTERVAL) -> 
         finally:
             connection.close()  # this thread's own connection
 
-    thread = threading.Thread(target=run, name=f"heartbeat-{execution_id}", daemon=True)
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(run,), name=f"heartbeat-{execution_id}", daemon=True
+    )
     thread.start()
     try:
         yield

@@ -101,6 +101,14 @@ class BackupExecution(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=255, blank=True, default="")
     progress = models.JSONField(default=dict, blank=True)
+    # db_default too: rows written by plain SQL (bulk loads, benchmarks) get an empty tail.
+    log_tail = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The run's own log lines (INFO and above, secrets masked), newest last: "
+        "at most core.logging.TAIL_LINES lines and TAIL_BYTES bytes.",
+    )
 
     class Meta:
         db_table = "backup_executions"

@@ -1,6 +1,6 @@
 """Progress of a running execution: written to its row every ``PROGRESS_INTERVAL`` seconds
-together with the heartbeat the reaper watches, and the place a run notices it was
-cancelled (or ended by the reaper) and stops."""
+together with the heartbeat the reaper watches (and its log tail when lines came), and the
+place a run notices it was cancelled (or ended by the reaper) and stops."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 
 from django.utils import timezone
 
+from core.logging import tail_of
 from executions.models import BackupExecution
 from executions.pipeline.stream import Progress
 
@@ -24,7 +25,7 @@ def _write(execution_id: uuid.UUID, what: str, progress: dict[str, object]) -> N
     ``running``. When nothing was updated the run has been ended elsewhere, and stops."""
     updated = BackupExecution.objects.filter(
         pk=execution_id, status=BackupExecution.Status.RUNNING
-    ).update(heartbeat_at=timezone.now(), progress=progress)
+    ).update(heartbeat_at=timezone.now(), progress=progress, **new_log_tail(execution_id))
     if updated:
         return
     status = BackupExecution.objects.filter(pk=execution_id).values_list("status", flat=True)
@@ -32,6 +33,14 @@ def _write(execution_id: uuid.UUID, what: str, progress: dict[str, object]) -> N
     if current == BackupExecution.Status.CANCELLED:
         raise RunStopped(f"The {what} was cancelled.")
     raise RunStopped(f"The execution is {current}; another process ended it.")
+
+
+def new_log_tail(execution_id: uuid.UUID) -> dict[str, str]:
+    """``{"log_tail": …}`` when the run's collected lines changed since the last write, so a
+    running execution shows its log too; else nothing (no write per log line)."""
+    tail = tail_of(execution_id)
+    text = tail.changes() if tail is not None else None
+    return {} if text is None else {"log_tail": text}
 
 
 def record_backup_progress(execution_id: uuid.UUID, progress: Progress) -> None:

@@ -37,6 +37,7 @@ from executions.heartbeat import heartbeat
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.progress import RestoreProgress, RunStopped
+from executions.runlog import recording
 from executions.secrets import failure_text, secrets_of
 from notifications.models import NotificationType, Severity
 from storage.adapters.base import StorageError
@@ -126,8 +127,14 @@ def perform_restore(execution: BackupExecution) -> bool:
     """Run a restore execution (claiming it first when still ``queued``) to its end.
 
     Returns True on success. On failure the execution is ``failed`` with a readable,
-    secret-free message and a ``restore_failed`` notification is recorded.
+    secret-free message and a ``restore_failed`` notification is recorded. Its log lines are
+    stored in its ``log_tail``.
     """
+    with recording(execution):
+        return _perform_restore(execution)
+
+
+def _perform_restore(execution: BackupExecution) -> bool:
     if execution.status == BackupExecution.Status.QUEUED:
         execution.claim(worker="restore")
     if execution.status != BackupExecution.Status.RUNNING:
@@ -150,11 +157,19 @@ def perform_restore(execution: BackupExecution) -> bool:
         manifest = read_manifest(adapter, backup)
         chunks = expected_chunks(adapter, backup, manifest)
         total = sum(chunk.size for chunk in chunks)
+        logger.info(
+            "Restore of backup %s into %s started: %d chunk(s), %d stored bytes",
+            backup.id,
+            target_path or target.name,
+            len(chunks),
+            total,
+        )
         progress = RestoreProgress(execution, total)
         engine = target.engine()
         engine.require_tools()
         with heartbeat(execution.id):
             verify_chunks(adapter, chunks, manifest, progress)
+            logger.info("Every chunk matches its SHA-256; restoring")
             temp_dir.mkdir(parents=True, mode=0o700)
             with ChunkReader(adapter, chunks, progress) as raw:
                 stream = open_decompressed(raw, compression_of(manifest))
@@ -181,6 +196,7 @@ def perform_restore(execution: BackupExecution) -> bool:
         },
         progress={"phase": "done", "bytes_total": total, "bytes_done": total},
     )
+    logger.info("Restore %s completed in %s s", execution.id, execution.metadata["seconds"])
     notify_execution(
         NotificationType.RESTORE_COMPLETED,
         Severity.INFO,

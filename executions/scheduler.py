@@ -22,6 +22,7 @@ from core.queues import BACKUPS
 from executions import alerts
 from executions.artifact import artifact_directory
 from executions.models import BackupExecution
+from executions.runlog import about, collecting
 from executions.services import build_backup_execution
 from jobs.models import BackupJob
 from jobs.schedule import next_run
@@ -232,7 +233,14 @@ def reap(now: datetime | None = None) -> ReapResult:
         if lost:
             BackupExecution.objects.bulk_update(
                 lost,
-                ["status", "finished_at", "duration_seconds", "error_message", "backup_path"],
+                [
+                    "status",
+                    "finished_at",
+                    "duration_seconds",
+                    "error_message",
+                    "backup_path",
+                    "log_tail",
+                ],
             )
             BackupExecution.objects.bulk_create(retries)
         for gone in given_up:
@@ -275,7 +283,9 @@ def _mark_lost(execution: BackupExecution, now: datetime) -> None:
     # the cleanup's pruning of old failed runs delete them.
     if execution.kind == BackupExecution.Kind.BACKUP:
         execution.backup_path = artifact_directory(execution)
-    logger.warning("Execution %s failed: %s", execution.id, execution.error_message)
+    with about(execution), collecting(execution, seed=execution.log_tail) as tail:
+        logger.warning("Execution %s failed: %s", execution.id, execution.error_message)
+    execution.log_tail = tail.text()
 
 
 def _tell_lost(execution: BackupExecution) -> None:

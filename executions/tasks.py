@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import system_settings
-from core.logging import log_context
 from core.queues import (
     BACKUPS,
     CLEANUP,
@@ -39,6 +37,7 @@ from executions import (
 from executions.backup import RetryableBackupError, perform_backup, verification_due
 from executions.models import BackupExecution, IllegalTransition
 from executions.restore import perform_restore
+from executions.runlog import about as _about
 from executions.services import priority_of
 
 logger = logging.getLogger(__name__)
@@ -191,11 +190,6 @@ def claim_verification_slot(backup: BackupExecution, worker: str) -> bool:
             return False
         verification.mark_running(backup, worker)
     return True
-
-
-def _about(execution: BackupExecution) -> AbstractContextManager[None]:
-    """Log lines inside the block name the execution and its job."""
-    return log_context(execution=execution.pk, job=execution.job.name or execution.job_id)
 
 
 @shared_task(time_limit=55, soft_time_limit=50, **SCHEDULER.task_options())

@@ -131,6 +131,13 @@ class BackupExecutionAdmin(ObjectActionsMixin, ReadOnlyMixin, ModelAdmin[BackupE
             },
         ),
         ("Error", {"fields": ["error_panel"]}),
+        (
+            "Log",
+            {
+                "fields": ["log_panel"],
+                "description": "The run's newest log lines, INFO and above, secrets masked.",
+            },
+        ),
         ("Manifest", {"fields": ["manifest_panel"]}),
         ("Verification", {"fields": ["verification_panel"]}),
         ("Restores of this backup", {"fields": ["restore_history"]}),
@@ -290,6 +297,10 @@ class BackupExecutionAdmin(ObjectActionsMixin, ReadOnlyMixin, ModelAdmin[BackupE
     @admin.display(description="Error and log")
     def error_panel(self, obj: BackupExecution) -> SafeString:
         return panels.error_panel(obj)
+
+    @admin.display(description="Log tail")
+    def log_panel(self, obj: BackupExecution) -> SafeString:
+        return panels.log_panel(obj)
 
     @admin.display(description="manifest.json")
     def manifest_panel(self, obj: BackupExecution) -> SafeString:

@@ -1,4 +1,4 @@
-"""Read-only panels of an execution's page: manifest, verification, restores, error."""
+"""Read-only panels of an execution's page: manifest, verification, restores, error, log."""
 
 from __future__ import annotations
 
@@ -86,8 +86,33 @@ def verification_panel(execution: BackupExecution) -> SafeString:
     state = str(result.get("status", "unknown"))
     colour = {"passed": "completed", "failed": "failed"}.get(state, state)
     rows: list[tuple[Any, Any]] = [("Result", status_badge(colour, state))]
-    rows += [(key.replace("_", " ").capitalize(), _text(value)) for key, value in result.items()]
-    return _table(row for row in rows if row[0] != "Status")
+    rows += [
+        (key.replace("_", " ").capitalize(), _text(value))
+        for key, value in result.items()
+        if key not in {"status", "log"}
+    ]
+    log = result.get("log")
+    return format_html(
+        "{}{}",
+        _table(rows),
+        log_block(str(log), "verification-log") if log else "",
+    )
+
+
+def log_block(text: str, element_id: str) -> SafeString:
+    """Log lines as they were logged (secrets already masked), in a scrolling block."""
+    return format_html(
+        "<pre id='{}' class='text-xs overflow-auto max-h-96 whitespace-pre'>{}</pre>",
+        element_id,
+        text,
+    )
+
+
+def log_panel(execution: BackupExecution) -> SafeString:
+    """The run's own log tail (``log_tail``): its newest lines, INFO and above."""
+    if not execution.log_tail:
+        return format_html("{}", "No log lines recorded.")
+    return log_block(execution.log_tail, "execution-log")
 
 
 def restore_history(execution: BackupExecution, zone: str) -> SafeString:

@@ -27,6 +27,7 @@ from executions.artifact import (
 from executions.events import notify_execution
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
+from executions.runlog import about, collecting
 from executions.secrets import failure_text, secrets_of
 from executions.verification.checks import VerificationRefused, checks_of, scratch_server
 from notifications.models import NotificationType, Severity
@@ -36,12 +37,31 @@ logger = logging.getLogger(__name__)
 
 def verify_backup(backup: BackupExecution) -> dict[str, Any]:
     """Restore ``backup`` into a scratch target, run the checks, record and return the
-    outcome (``metadata["verification"]``). Never raises for a failed verification."""
+    outcome (``metadata["verification"]``, its log lines under ``"log"``). Never raises for
+    a failed verification."""
     if not can_verify(backup):
         raise VerificationRefused(
             f"Only completed backups can be verified; execution {backup.id} is a "
             f"{backup.kind} that is {backup.status}."
         )
+    with about(backup), collecting(backup) as tail:
+        verification = _verify(backup)
+        verification["log"] = tail.text()
+    _record(backup, verification)
+    if verification["status"] != "passed":
+        failed = [check["detail"] for check in verification["checks"] if not check["ok"]]
+        notify_execution(
+            NotificationType.VERIFICATION_FAILED,
+            Severity.CRITICAL,
+            f"Verification of a backup of {backup.datasource.name} failed",
+            verification["error"] or "; ".join(failed),
+            backup,
+        )
+    return verification
+
+
+def _verify(backup: BackupExecution) -> dict[str, Any]:
+    logger.info("Verification of backup %s started", backup.id)
     assertions = [str(a) for a in backup.job.backup_options.get("verification_assertions") or []]
     checks: list[Check] = []
     details: dict[str, Any] = {}
@@ -59,13 +79,19 @@ def verify_backup(backup: BackupExecution) -> dict[str, Any]:
             restore_seconds = round(time.monotonic() - started, 3)
             found = scratch.inspect({**scratch.config, **result}, assertions)
             checks, details = checks_of(backup, found), found.details
+        for check in checks:
+            logger.info("Check %s %s: %s", check.name, "ok" if check.ok else "FAILED", check.detail)
     except Exception as exc:
         error, stack = failure_text(exc, secrets)
         logger.warning("Verification of backup %s failed: %s\n%s", backup.id, error, stack)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
     passed = error is None and all(check.ok for check in checks)
-    verification = {
+    if passed:
+        logger.info(
+            "Verification of backup %s passed (restored in %s s)", backup.id, restore_seconds
+        )
+    return {
         "status": "passed" if passed else "failed",
         "checks": [asdict(check) for check in checks],
         **({"counts": details} if details else {}),
@@ -73,17 +99,6 @@ def verify_backup(backup: BackupExecution) -> dict[str, Any]:
         "verified_at": timezone.now().isoformat(),
         "error": error,
     }
-    _record(backup, verification)
-    if not passed:
-        failed = [check.detail for check in checks if not check.ok]
-        notify_execution(
-            NotificationType.VERIFICATION_FAILED,
-            Severity.CRITICAL,
-            f"Verification of a backup of {backup.datasource.name} failed",
-            error or "; ".join(failed),
-            backup,
-        )
-    return verification
 
 
 def can_verify(backup: BackupExecution) -> bool:

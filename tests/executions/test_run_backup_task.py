@@ -87,7 +87,7 @@ class _Records(logging.Handler):
         self.records.append(record)
 
 
-def test_the_tasks_log_lines_name_the_execution_and_its_job(make_job, tmp_path):
+def test_the_tasks_log_lines_name_the_execution_its_job_and_its_datasource(make_job, tmp_path):
     job = make_job("files", {"source_path": str(tmp_path / "nope")})
     execution = create_backup_execution(job)
     handler = _Records()
@@ -99,4 +99,8 @@ def test_the_tasks_log_lines_name_the_execution_and_its_job(make_job, tmp_path):
 
     failed = [r for r in handler.records if r.getMessage().startswith(f"Backup {execution.id}")]
     assert failed
-    assert context_of(failed[0]) == {"execution": str(execution.id), "job": job.name}
+    assert context_of(failed[0]) == {
+        "execution": str(execution.id),
+        "job": job.name,
+        "datasource": job.datasource.name,
+    }

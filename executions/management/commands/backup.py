@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.display import human_duration, human_size
 from executions.models import BackupExecution
 from executions.services import create_backup_execution
 from executions.tasks import back_up
@@ -38,7 +39,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         job = find_job(options["job"])
         execution = create_backup_execution(job, BackupExecution.Trigger.MANUAL)
-        self.stdout.write(f"execution {execution.id}: backing up {job.datasource.name}")
+        self.stdout.write(
+            f"execution {execution.id}: backing up {job.datasource.name} "
+            f"({job.datasource.type}) to {job.storage_location.name}"
+        )
         execution = BackupExecution.objects.select_related(
             "job", "datasource", "storage_location"
         ).get(pk=execution.pk)
@@ -51,7 +55,10 @@ class Command(BaseCommand):
         execution.refresh_from_db()
         self.stdout.write(
             self.style.SUCCESS(
-                f"execution {execution.id} completed: {execution.size_bytes} bytes, "
-                f"{execution.compressed_size_bytes} stored at {execution.backup_path}"
+                f"execution {execution.id} completed in "
+                f"{human_duration(execution.duration_seconds)}: "
+                f"{human_size(execution.size_bytes)} read, "
+                f"{human_size(execution.compressed_size_bytes)} stored at "
+                f"{execution.backup_path} on {job.storage_location.name}"
             )
         )

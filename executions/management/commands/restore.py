@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.display import human_duration, human_size
 from datasources.models import Datasource
 from executions.models import BackupExecution
 from executions.restore import (
@@ -93,7 +94,10 @@ class Command(BaseCommand):
             )
         except RestoreRefused as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"restore execution {execution.id}: restoring backup {backup.id}")
+        self.stdout.write(
+            f"restore execution {execution.id}: restoring backup {backup.id} into "
+            f"{target_path or target.name}"
+        )
         execution = BackupExecution.objects.select_related(
             "job", "datasource", "storage_location", "source_execution__datasource"
         ).get(pk=execution.pk)
@@ -105,7 +109,10 @@ class Command(BaseCommand):
         execution.refresh_from_db()
         self.stdout.write(
             self.style.SUCCESS(
-                f"restore execution {execution.id} completed in {execution.duration_seconds} s"
+                f"restore execution {execution.id} completed in "
+                f"{human_duration(execution.duration_seconds)}: "
+                f"{human_size(execution.compressed_size_bytes)} of stored backup restored into "
+                f"{target_path or target.name}"
             )
         )
 
