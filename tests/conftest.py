@@ -24,7 +24,7 @@ pytest.register_assert_rewrite("tests.support")
 
 from tests import factories  # noqa: E402
 from tests.support.broker import Broker  # noqa: E402
-from tests.support.databases import pg_exec  # noqa: E402
+from tests.support.databases import PG_CONNECTION, pg_exec  # noqa: E402
 from tests.support.jobs import run_backup  # noqa: E402
 
 
@@ -158,3 +158,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not item.get_closest_marker(other)]
+
+
+@pytest.fixture
+def shop() -> Iterator[str]:
+    """A small PostgreSQL database, analysed so the backup's row estimate is exact."""
+    name = f"dgtest_verify_{secrets.token_hex(4)}"
+    pg_exec(f"CREATE DATABASE {name}")
+    pg_exec(
+        """
+        CREATE TABLE customers (id serial PRIMARY KEY, name text);
+        INSERT INTO customers (name) SELECT 'name ' || g FROM generate_series(1, 2000) g;
+        CREATE TABLE orders (id serial PRIMARY KEY, customer int, total numeric(10, 2));
+        INSERT INTO orders (customer, total) SELECT g % 2000 + 1, g FROM generate_series(1, 500) g;
+        ANALYZE;
+        """,
+        name,
+    )
+    yield name
+    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def shop_connection(shop: str) -> dict[str, Any]:
+    return {**PG_CONNECTION, "database": shop}

@@ -1,5 +1,5 @@
-"""Fixtures of the observability tests: the verification tests' small PostgreSQL database, a
-client that may read /metrics, a captured console in either format, and a small directory."""
+"""Fixtures of the observability tests: a client that may read /metrics, a captured console in
+either format, and a small directory."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from django.test import Client
 
 from core.logging import ContextFilter, JsonFormatter, RedactSecretsFilter, TextFormatter
-from tests.verification.conftest import shop, shop_connection  # noqa: F401  (fixtures)
 
 TOKEN = "scrape-token-for-tests"
 

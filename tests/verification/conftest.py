@@ -1,38 +1,14 @@
-"""Fixtures for verified backups: real backups of real local PostgreSQL / MariaDB databases."""
+"""Fixtures for verified backups: real backups of real local MariaDB databases (the PostgreSQL one,
+``shop``, is shared and lives in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from tests.support.databases import PG_CONNECTION, mysql_exec, pg_exec
-
-
-@pytest.fixture
-def shop() -> Iterator[str]:
-    """A small PostgreSQL database, analysed so the backup's row estimate is exact."""
-    name = f"dgtest_verify_{secrets.token_hex(4)}"
-    pg_exec(f"CREATE DATABASE {name}")
-    pg_exec(
-        """
-        CREATE TABLE customers (id serial PRIMARY KEY, name text);
-        INSERT INTO customers (name) SELECT 'name ' || g FROM generate_series(1, 2000) g;
-        CREATE TABLE orders (id serial PRIMARY KEY, customer int, total numeric(10, 2));
-        INSERT INTO orders (customer, total) SELECT g % 2000 + 1, g FROM generate_series(1, 500) g;
-        ANALYZE;
-        """,
-        name,
-    )
-    yield name
-    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture
-def shop_connection(shop: str) -> dict[str, Any]:
-    return {**PG_CONNECTION, "database": shop}
+from tests.support.databases import mysql_exec
 
 
 @pytest.fixture
