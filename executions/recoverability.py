@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.db.models import Q
 from django.utils import timezone
@@ -62,21 +62,50 @@ FIELDS = (
 )
 
 
-def restore_test_window(job: BackupJob, default_days: int) -> timedelta | None:
+class JobRecord(Protocol):
+    """What the recoverability of a job is computed from: a ``BackupJob`` read with
+    ``only(*FIELDS)``, or a lighter row with the same attributes (the metrics read the jobs as
+    plain rows)."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def rpo_target_minutes(self) -> int | None: ...
+    @property
+    def rto_target_minutes(self) -> int | None: ...
+    @property
+    def restore_test_every_days(self) -> int | None: ...
+    @property
+    def last_completed_at(self) -> datetime | None: ...
+    @property
+    def last_completed_id(self) -> Any: ...
+    @property
+    def verified_backup_id(self) -> Any: ...
+    @property
+    def verified_backup_at(self) -> datetime | None: ...
+    @property
+    def verified_at(self) -> datetime | None: ...
+    @property
+    def last_restore_seconds(self) -> float | None: ...
+
+
+def restore_test_window(job: JobRecord, default_days: int) -> timedelta | None:
     """How often ``job``'s newest backup must be verified; None when restore tests are off
     for it (``default_days`` is ``verification.restore_test_every_days``)."""
     days = job.restore_test_every_days if job.restore_test_every_days is not None else default_days
     return timedelta(days=days) if days else None
 
 
-def newest_verified_at(job: BackupJob) -> datetime | None:
+def newest_verified_at(job: JobRecord) -> datetime | None:
     """When the job's newest completed backup last passed a verification, else None."""
     if job.last_completed_id is not None and job.verified_backup_id == job.last_completed_id:
         return job.verified_at
     return None
 
 
-def overdue_reference(job: BackupJob) -> datetime | None:
+def overdue_reference(job: JobRecord) -> datetime | None:
     """The time a restore-test window runs from: the newest completed backup's last passed
     verification, or its completion when it has none; None for a job with no backup."""
     if job.last_completed_at is None:
@@ -84,9 +113,30 @@ def overdue_reference(job: BackupJob) -> datetime | None:
     return newest_verified_at(job) or job.last_completed_at
 
 
-def is_overdue(job: BackupJob, window: timedelta | None, now: datetime) -> bool:
+def is_overdue(job: JobRecord, window: timedelta | None, now: datetime) -> bool:
     reference = overdue_reference(job)
     return window is not None and reference is not None and now - reference > window
+
+
+def verification_overdue(job: JobRecord, window: timedelta | None, now: datetime) -> bool:
+    """Whether ``job`` is enabled and its newest backup went unverified past ``window``."""
+    return job.enabled and is_overdue(job, window, now)
+
+
+def rpo_target_missed(job: JobRecord, now: datetime) -> bool:
+    """Whether an enabled ``job`` has gone without a completed backup (since it was created,
+    when it has none) for longer than its RPO target."""
+    target = job.rpo_target_minutes
+    if not target or not job.enabled:
+        return False
+    since = job.last_completed_at or job.created_at
+    return (now - since).total_seconds() > target * 60
+
+
+def rto_target_missed(job: JobRecord) -> bool:
+    """Whether ``job``'s last measured restore took longer than its RTO target."""
+    target, measured = job.rto_target_minutes, job.last_restore_seconds
+    return target is not None and measured is not None and measured > target * 60
 
 
 @dataclass(frozen=True)
@@ -112,20 +162,15 @@ class Recoverability:
 
     @property
     def rpo_target_missed(self) -> bool:
-        target = self.job.rpo_target_minutes
-        if not target or not self.job.enabled:
-            return False
-        since = self.job.last_completed_at or self.job.created_at
-        return (self.now - since).total_seconds() > target * 60
+        return rpo_target_missed(self.job, self.now)
 
     @property
     def rto_target_missed(self) -> bool:
-        target, measured = self.job.rto_target_minutes, self.job.last_restore_seconds
-        return target is not None and measured is not None and measured > target * 60
+        return rto_target_missed(self.job)
 
     @property
     def verification_overdue(self) -> bool:
-        return self.job.enabled and is_overdue(self.job, self.window, self.now)
+        return verification_overdue(self.job, self.window, self.now)
 
     def as_dict(self) -> dict[str, Any]:
         job = self.job
