@@ -3,8 +3,9 @@ executions, read from the database at every scrape (docs/OBSERVABILITY.md, "Metr
 
 A scrape costs the same few queries however many jobs, datasources, locations and executions
 there are: one for the jobs (their record fields, kept by the runs), one for the datasources
-with their latest health check, one for the stored bytes per location, one for the locations,
-one grouped count of the executions, and the restore-test setting. Labels are ids and names of
+with their latest health check, one for the locations, one for the executions' totals (the
+tally on PostgreSQL, ``executions.tally``: a million executions are not counted at each
+scrape), and the restore-test setting. Labels are ids and names of
 jobs, datasources, locations and queues, never of executions, so their number stays bounded.
 """
 
@@ -16,10 +17,11 @@ import logging
 from base64 import b64decode
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db import connection
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -27,10 +29,9 @@ from django.views.decorators.http import require_GET
 from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
-from prometheus_client.utils import floatToGoString
 
 from datasources.models import Datasource, HealthCheck
-from executions import recoverability
+from executions import recoverability, tally
 from executions.models import BackupExecution
 from jobs.models import BackupJob
 from storage.models import StorageLocation
@@ -81,44 +82,111 @@ NAMES = frozenset(
 )
 
 
-def _timestamp(moment: datetime | None) -> float | None:
-    return moment.timestamp() if moment is not None else None
+class JobRow(NamedTuple):
+    """A job as the metrics read it: a plain row (``JOB_COLUMNS``), lighter than a model
+    instance at thousands of jobs, with the attributes ``recoverability.JobRecord`` names."""
+
+    id: Any
+    name: str
+    datasource: str
+    enabled: bool
+    schedule_cron: str
+    schedule_timezone: str
+    created_at: datetime
+    rpo_target_minutes: int | None
+    rto_target_minutes: int | None
+    restore_test_every_days: int | None
+    last_attempt_at: datetime | None
+    last_attempt_status: str
+    last_completed_at: datetime | None
+    last_completed_id: Any
+    last_completed_seconds: int | None
+    last_completed_bytes: int | None
+    failure_streak: int
+    verified_backup_id: Any
+    verified_backup_at: datetime | None
+    verified_at: datetime | None
+    last_verification_at: datetime | None
+    last_verification_status: str
+    last_restore_seconds: float | None
+    last_restore_bytes: int | None
+
+
+#: The ``values_list`` columns of a ``JobRow``, in its order.
+JOB_COLUMNS = tuple("datasource__name" if f == "datasource" else f for f in JobRow._fields)
 
 
 def _flag(value: bool) -> float:
     return 1.0 if value else 0.0
 
 
-def job_values(job: BackupJob, now: datetime, default_days: int) -> dict[str, float | None]:
-    """The job metrics of ``job`` (None for a value it has none of yet)."""
-    state = recoverability.of(job, now, default_days)
-    attempted = job.last_attempt_status or None
-    verification = job.last_verification_status or None
-    return {
-        "enabled": _flag(job.enabled),
-        "last_success_timestamp_seconds": _timestamp(job.last_completed_at),
-        "last_attempt_timestamp_seconds": _timestamp(job.last_attempt_at),
-        "last_attempt_success": (
-            _flag(attempted == BackupExecution.Status.COMPLETED) if attempted else None
-        ),
-        "last_backup_duration_seconds": job.last_completed_seconds,
-        "last_backup_size_bytes": job.last_completed_bytes,
-        "consecutive_failures": float(job.failure_streak),
-        "last_verification_timestamp_seconds": _timestamp(job.last_verification_at),
-        "last_verification_success": _flag(verification == "passed") if verification else None,
-        "restore_duration_seconds": job.last_restore_seconds,
-        "restore_size_bytes": job.last_restore_bytes,
-        "rpo_seconds": state.rpo_seconds,
-        "verified_rpo_seconds": state.verified_rpo_seconds,
-        "expected_rpo_seconds": state.expected_rpo_seconds,
-        "verification_overdue": _flag(state.verification_overdue),
-        "rpo_target_missed": _flag(state.rpo_target_missed),
-        "rto_target_missed": _flag(state.rto_target_missed),
-    }
+def _text(value: float | int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else str(moment.timestamp())
+
+
+def _age(moment: datetime | None, now: datetime) -> str | None:
+    return None if moment is None else str((now - moment).total_seconds())
+
+
+def job_values(
+    job: JobRow, now: datetime, default_days: int, expected_rpo: float | None
+) -> tuple[str | None, ...]:
+    """The job metrics of ``job`` as they are written, in the order of ``JOB_METRICS`` (None
+    for a value it has none of yet); ``expected_rpo`` is its schedule's interval from now.
+    ``str`` writes a number as the shortest text that reads back as the same number; a flag
+    is written ``1`` or ``0``."""
+    window = recoverability.restore_test_window(job, default_days)
+    attempted, verification = job.last_attempt_status, job.last_verification_status
+    return (
+        "1" if job.enabled else "0",
+        _stamp(job.last_completed_at),
+        _stamp(job.last_attempt_at),
+        ("1" if attempted == BackupExecution.Status.COMPLETED else "0") if attempted else None,
+        _text(job.last_completed_seconds),
+        _text(job.last_completed_bytes),
+        str(job.failure_streak),
+        _stamp(job.last_verification_at),
+        ("1" if verification == "passed" else "0") if verification else None,
+        _text(job.last_restore_seconds),
+        _text(job.last_restore_bytes),
+        _age(job.last_completed_at, now),
+        _age(job.verified_backup_at, now),
+        _text(expected_rpo),
+        "1" if recoverability.verification_overdue(job, window, now) else "0",
+        "1" if recoverability.rpo_target_missed(job, now) else "0",
+        "1" if recoverability.rto_target_missed(job) else "0",
+    )
+
+
+def job_rows() -> Iterator[tuple[Any, ...]]:
+    """Every job's ``JOB_COLUMNS``, by name, one row at a time: a scrape keeps no row once
+    it has written it, so 10,000 jobs do not leave 10,000 tuples for the garbage collector to
+    walk again and again.
+
+    On PostgreSQL the rows are read with psycopg's own timestamptz loader: Django replaces it
+    with one in Python (to attach the connection's time zone, UTC, which psycopg's attaches
+    too), and at 10,000 jobs that loader alone would cost more than the rest of the query."""
+    jobs = BackupJob.objects.order_by("name").values_list(*JOB_COLUMNS)
+    if connection.vendor != "postgresql":
+        yield from jobs.iterator()
+        return
+    from psycopg.types.datetime import TimestamptzLoader
+
+    sql, params = jobs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.execute(sql, params)
+        yield from cursor.cursor
 
 
 def _escape(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
 
 
 def job_exposition(now: datetime) -> str:
@@ -128,27 +196,26 @@ def job_exposition(now: datetime) -> str:
     from core import system_settings
 
     days = int(system_settings.get("verification.restore_test_every_days"))
-    lines: dict[str, list[str]] = {name: [] for name in JOB_METRICS}
-    jobs = (
-        BackupJob.objects.only(*recoverability.FIELDS, "datasource__name")
-        .select_related("datasource")
-        .order_by("name")
-    )
-    for job in jobs:
+    names = [f"dataguardian_job_{name}" for name in JOB_METRICS]
+    lines: list[list[str]] = [[] for _ in names]
+    # Jobs share a few schedules: each one's interval is worked out once per scrape.
+    expected: dict[tuple[str, str], float | None] = {}
+    for job in map(JobRow._make, job_rows()):
         labels = (
-            f'job_id="{job.pk}",job="{_escape(job.name)}",'
-            f'datasource="{_escape(job.datasource.name)}"'
+            f'{{job_id="{job.id}",job="{_escape(job.name)}",'
+            f'datasource="{_escape(job.datasource)}"}} '
         )
-        for name, value in job_values(job, now, days).items():
+        schedule = job.schedule_cron, job.schedule_timezone
+        if schedule not in expected:
+            expected[schedule] = recoverability.expected_rpo_seconds(*schedule, now)
+        values = job_values(job, now, days, expected[schedule])
+        for family, name, value in zip(lines, names, values, strict=True):
             if value is not None:
-                lines[name].append(
-                    f"dataguardian_job_{name}{{{labels}}} {floatToGoString(value)}\n"  # type: ignore[no-untyped-call]
-                )
+                family.append(f"{name}{labels}{value}\n")
     parts = []
-    for name, text in JOB_METRICS.items():
-        family = f"dataguardian_job_{name}"
-        parts.append(f"# HELP {family} {text}\n# TYPE {family} gauge\n")
-        parts.extend(lines[name])
+    for name, text, family in zip(names, JOB_METRICS.values(), lines, strict=True):
+        parts.append(f"# HELP {name} {text}\n# TYPE {name} gauge\n")
+        parts.extend(family)
     return "".join(parts)
 
 
@@ -182,7 +249,7 @@ def datasource_metrics() -> list[Metric]:
     return [up, status, latency]
 
 
-def storage_metrics() -> list[Metric]:
+def storage_metrics(totals: list[tuple[str, str, Any, int, int]]) -> list[Metric]:
     used = GaugeMetricFamily(
         "dataguardian_storage_used_bytes",
         "Compressed size of the completed backups stored in the location.",
@@ -196,17 +263,10 @@ def storage_metrics() -> list[Metric]:
     status = StateSetMetricFamily(
         "dataguardian_storage_status", "The location's health status.", labels=LOCATION_LABELS
     )
-    # Grouped on the executions table alone (the executions_stored_idx index), as the
-    # dashboard's storage usage is.
-    stored = dict(
-        BackupExecution.objects.filter(
-            status=BackupExecution.Status.COMPLETED, kind=BackupExecution.Kind.BACKUP
-        )
-        .order_by()
-        .values_list("storage_location_id")
-        .annotate(total=Sum("compressed_size_bytes"))
-        .values_list("storage_location_id", "total")
-    )
+    stored: dict[Any, int] = {}
+    for kind, state, location, _count, size in totals:
+        if kind == BackupExecution.Kind.BACKUP and state == BackupExecution.Status.COMPLETED:
+            stored[location] = size
     locations = StorageLocation.objects.order_by("name").values_list(
         "id", "name", "type", "status", "available_space_gb"
     )
@@ -220,19 +280,15 @@ def storage_metrics() -> list[Metric]:
     return [used, available, status]
 
 
-def execution_metrics() -> list[Metric]:
+def execution_metrics(totals: list[tuple[str, str, Any, int, int]]) -> list[Metric]:
     family = GaugeMetricFamily(
         "dataguardian_executions",
         "Execution rows by kind and status.",
         labels=("kind", "status"),
     )
-    counts = {
-        (kind, status): count
-        for kind, status, count in BackupExecution.objects.order_by()
-        .values_list("kind", "status")
-        .annotate(count=Count("id"))
-        .values_list("kind", "status", "count")
-    }
+    counts: dict[tuple[str, str], int] = {}
+    for kind, state, _location, count, _size in totals:
+        counts[kind, state] = counts.get((kind, state), 0) + count
     for kind in BackupExecution.Kind.values:
         for status in BackupExecution.Status.values:
             family.add_metric([kind, status], float(counts.get((kind, status), 0)))
@@ -279,9 +335,10 @@ class DataGuardianCollector(Collector):
     """The metric families other than the jobs', gathered afresh at each ``collect``."""
 
     def collect(self) -> Iterator[Metric]:
+        totals = tally.totals()
         yield from datasource_metrics()
-        yield from storage_metrics()
-        yield from execution_metrics()
+        yield from storage_metrics(totals)
+        yield from execution_metrics(totals)
         yield from broker_metrics()
 
 

@@ -252,3 +252,27 @@ class BackupChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.chunk_number} of {self.execution_id}"
+
+
+class ExecutionTally(models.Model):
+    """Running totals of the execution rows by kind, status and storage location: their
+    number and their compressed bytes.
+
+    On PostgreSQL, triggers on ``backup_executions`` (migration 0005) keep them: every insert,
+    delete, and change of an execution's kind, status, location or compressed size adds rows
+    of +1/-1 and +/- bytes, never updating one, so concurrent runs do not wait on each other;
+    ``executions.tally.compact`` folds them. Their sums are what ``/metrics`` reads instead of
+    counting every execution at each scrape. On SQLite the table stays empty and the metrics
+    count the executions themselves (``executions.tally.totals``)."""
+
+    kind = models.CharField(max_length=10)
+    status = models.CharField(max_length=20)
+    storage_location_id = models.UUIDField()
+    executions = models.BigIntegerField()
+    compressed_bytes = models.BigIntegerField()
+
+    class Meta:
+        db_table = "execution_tallies"
+
+    def __str__(self) -> str:
+        return f"{self.executions:+d} {self.kind} {self.status} in {self.storage_location_id}"

@@ -32,6 +32,7 @@ from executions import (
     recoverability_alerts,
     restore_tests,
     scheduler,
+    tally,
     verification,
 )
 from executions.backup import RetryableBackupError, perform_backup, verification_due
@@ -238,8 +239,10 @@ def check_recoverability() -> None:
 
 @shared_task(**CLEANUP.task_options())
 def run_cleanup() -> None:
-    """Apply every job's retention policy and prune old failed runs (daily, 04:00)."""
+    """Apply every job's retention policy and prune old failed runs (daily, 04:00), then fold
+    the executions' tally (which a ``/metrics`` scrape folds too, when there is one)."""
     cleanup.run_cleanup()
+    tally.compact()
 
 
 # --- Running and sending: the plain code's results put on the queues ------------------------

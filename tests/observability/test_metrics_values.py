@@ -3,6 +3,8 @@ backup and a real verification."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -132,3 +134,17 @@ def test_no_execution_id_appears_as_a_label_value(scrape, make_job, shop_connect
     assert execution_ids
     assert not values & execution_ids
     assert not any(execution_id in text for execution_id in execution_ids)
+
+
+@pytest.mark.server
+def test_the_jobs_are_read_with_the_values_and_time_zone_django_reads(make_job, shop_connection):
+    job = make_job("postgres", shop_connection)
+    run_backup(job)
+    expected = list(BackupJob.objects.order_by("name").values_list(*metrics.JOB_COLUMNS))
+
+    rows = list(metrics.job_rows())
+
+    assert rows == expected
+    completed = metrics.JobRow._make(rows[0]).last_completed_at
+    assert completed is not None
+    assert completed.utcoffset() == timedelta(0)
