@@ -28,31 +28,12 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-import psycopg
+import _scratch
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "host=127.0.0.1 port=5432 user=postgres"
 DB = "dataguardian_bench_admin"
 TARGET_MS = 150
 ZONES = ["UTC", "Europe/Berlin", "America/Sao_Paulo", "Asia/Kolkata", "Pacific/Auckland"]
-
-
-def _admin(statement: str) -> list[tuple[object, ...]]:
-    with psycopg.connect(f"{PG} dbname=postgres", autocommit=True) as conn:
-        cur = conn.execute(statement)
-        return cur.fetchall() if cur.description else []
-
-
-def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
-    os.environ.setdefault("DATAGUARDIAN_DATA_DIR", "/tmp/dataguardian-bench-admin")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dataguardian.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def _fill(rows: int, jobs: int) -> None:
@@ -120,14 +101,9 @@ def main() -> None:
     parser.add_argument("--drop", action="store_true")
     args = parser.parse_args()
     if args.drop:
-        _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        _scratch.drop(DB)
         return
-    if not _admin(f"SELECT 1 FROM pg_database WHERE datname = '{DB}'"):
-        _admin(f"CREATE DATABASE {DB}")
-    _setup_django()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    _scratch.open_database(DB, "/tmp/dataguardian-bench-admin")
     _fill(args.rows, args.jobs)
     results, cpu = _measure(args.requests)
     load = os.getloadavg()[0]

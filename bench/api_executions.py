@@ -14,33 +14,13 @@ Drop the database with ``--drop``.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-import psycopg
+import _scratch
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "host=127.0.0.1 port=5432 user=postgres"
 DB = "dataguardian_bench_api"
-
-
-def _admin(statement: str) -> list[tuple[object, ...]]:
-    with psycopg.connect(f"{PG} dbname=postgres", autocommit=True) as conn:
-        cur = conn.execute(statement)
-        return cur.fetchall() if cur.description else []
-
-
-def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
-    os.environ.setdefault("DATAGUARDIAN_DATA_DIR", "/tmp/dataguardian-bench-api")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dataguardian.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def _fill(rows: int) -> None:
@@ -126,14 +106,9 @@ def main() -> None:
     parser.add_argument("--drop", action="store_true")
     args = parser.parse_args()
     if args.drop:
-        _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        _scratch.drop(DB)
         return
-    if not _admin(f"SELECT 1 FROM pg_database WHERE datname = '{DB}'"):
-        _admin(f"CREATE DATABASE {DB}")
-    _setup_django()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    _scratch.open_database(DB, "/tmp/dataguardian-bench-api")
     _fill(args.rows)
     by_url = _measure(args.requests, args.page_size)
     for url, values in by_url.items():
