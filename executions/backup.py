@@ -139,7 +139,9 @@ def _perform_backup(execution: BackupExecution, retry_allowed: bool) -> bool:
         for chunk in result.chunks
     )
     ratio = result.compressed_bytes / result.raw_bytes if result.raw_bytes else None
+    # What the run carried before it started (``retry_of`` for a reaper's retry) stays.
     metadata = {
+        **execution.metadata,
         **engine_result.metadata,
         "compression": options.get("compression"),
         "compression_ratio": round(ratio, 4) if ratio is not None else None,
