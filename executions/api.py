@@ -249,7 +249,6 @@ class ExecutionViewSet(mixins.DestroyModelMixin, ReadOnlyViewSet):
                 {"detail": f"Only completed backups can be verified; {backup.id} is not one."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        verification.mark_queued(backup)
         enqueue_verification(backup, priority=PRIORITY_MANUAL)
         return Response(self.get_serializer(backup).data, status=status.HTTP_202_ACCEPTED)
 

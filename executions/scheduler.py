@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.queues import BACKUPS
 from executions import alerts
@@ -60,13 +61,19 @@ class TickResult:
 
 @dataclass(frozen=True)
 class ReapResult:
-    """What one reaper pass did. ``to_send`` pairs each execution to (re)send with the delay
-    before it runs: none for a lost message, the backoff for a retry of a dead worker's run."""
+    """What one reaper pass did. ``to_send`` pairs each execution to (re)send (a backup or a
+    restore) with the delay before it runs: none for a lost message, the backoff for a retry
+    of a dead worker's run. ``verifications`` are the backups whose queued verification lost
+    its message, each with its new ``queued_at`` (the message's token)."""
 
     failed: int
     retried: int
     redispatched: int
     to_send: list[tuple[BackupExecution, int | None]] = field(
+        default_factory=list, compare=False, repr=False
+    )
+    reverified: int = 0
+    verifications: list[tuple[BackupExecution, str]] = field(
         default_factory=list, compare=False, repr=False
     )
 
@@ -205,12 +212,15 @@ def _skipped(
 
 def reap(now: datetime | None = None) -> ReapResult:
     """Fail running executions whose worker stopped sending heartbeats, queue a retry of the
-    backups among them that have attempts left, and re-send queued executions whose message
-    has not been seen for ``LOST_QUEUED_AFTER``.
+    backups among them that have attempts left, and re-send what has been queued without a
+    sign of life for ``LOST_QUEUED_AFTER``: backups, restores, and the verifications marked
+    queued on completed backups.
 
-    What to send is returned in ``to_send``. A re-sent message is harmless if the original
-    still exists: ``run_backup`` claims with a conditional UPDATE and the second message
-    finds the execution no longer queued.
+    What to send is returned in ``to_send`` and ``verifications``. A re-sent message is
+    harmless if the original still exists: ``run_backup`` and ``run_restore`` claim with a
+    conditional UPDATE, so the second message finds the execution no longer queued, and a
+    verification message runs only while its token is the marker's ``queued_at`` (the
+    re-sent one carries the new one).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -248,20 +258,19 @@ def reap(now: datetime | None = None) -> ReapResult:
         quiet = list(
             BackupExecution.objects.select_for_update(skip_locked=True)
             .annotate(last_sent=Coalesce("heartbeat_at", "created_at"))
-            .filter(
-                status=Status.QUEUED,
-                kind=BackupExecution.Kind.BACKUP,
-                last_sent__lt=now - LOST_QUEUED_AFTER,
-            )
-            .only("id", "trigger")
+            .filter(status=Status.QUEUED, last_sent__lt=now - LOST_QUEUED_AFTER)
+            .only("id", "trigger", "kind")
         )
         if quiet:
             BackupExecution.objects.filter(pk__in=[e.pk for e in quiet]).update(heartbeat_at=now)
+        verifications = _requeue_lost_verifications(now)
     to_send: list[tuple[BackupExecution, int | None]] = [(e, None) for e in quiet]
     # The same wait the worker's own retry would have used before this attempt.
     to_send += [(retry, BACKUPS.countdown(retry.attempt - 1)) for retry in retries]
-    result = ReapResult(len(lost), len(retries), len(quiet), to_send)
-    if lost or quiet:
+    result = ReapResult(
+        len(lost), len(retries), len(quiet), to_send, len(verifications), verifications
+    )
+    if lost or quiet or verifications:
         logger.warning("Reaper at %s: %s", now.isoformat(), result)
     return result
 
@@ -286,6 +295,28 @@ def _mark_lost(execution: BackupExecution, now: datetime) -> None:
     with about(execution), collecting(execution, seed=execution.log_tail) as tail:
         logger.warning("Execution %s failed: %s", execution.id, execution.error_message)
     execution.log_tail = tail.text()
+
+
+def _requeue_lost_verifications(now: datetime) -> list[tuple[BackupExecution, str]]:
+    """The completed backups whose verification has been marked queued for longer than
+    ``LOST_QUEUED_AFTER`` (a waiting verification renews its marker every
+    ``CAP_RETRY_SECONDS``), their markers renewed to ``now`` in one UPDATE."""
+    queued = BackupExecution.objects.select_for_update(skip_locked=True).filter(
+        kind=BackupExecution.Kind.BACKUP,
+        status=Status.COMPLETED,
+        metadata__verification__status="queued",
+    )
+    stalled = []
+    token = now.isoformat()
+    for backup in queued.only("id", "metadata"):
+        marker = backup.metadata["verification"]
+        since = parse_datetime(str(marker.get("queued_at") or ""))
+        if since is None or now - since > LOST_QUEUED_AFTER:
+            backup.metadata = {**backup.metadata, "verification": {**marker, "queued_at": token}}
+            stalled.append(backup)
+    if stalled:
+        BackupExecution.objects.bulk_update(stalled, ["metadata"])
+    return [(backup, token) for backup in stalled]
 
 
 def _tell_lost(execution: BackupExecution) -> None:

@@ -150,10 +150,15 @@ def run_restore(self: Any, execution_id: str) -> None:
     soft_time_limit=settings.BACKUP_TIME_LIMIT - 60,
     **BACKUPS.task_options(),
 )
-def verify_backup(self: Any, execution_id: str) -> None:
+def verify_backup(self: Any, execution_id: str, queued_at: str | None = None) -> None:
     """Restore a completed backup into a scratch target and check it (see
     ``executions.verification``). The outcome is recorded on the backup, not raised. With
-    ``system.max_concurrent_verifications`` running already it waits, sent again later."""
+    ``system.max_concurrent_verifications`` running already it waits, sent again later.
+
+    ``queued_at`` is the message's token: the ``queued_at`` of the marker it was sent for. A
+    message whose token is no longer the marker's was superseded (re-sent by the reaper, or
+    already run) and does nothing, so a verification runs once however many of its messages
+    arrive."""
     backup = (
         BackupExecution.objects.select_related("job", "datasource", "storage_location")
         .filter(pk=execution_id, kind=BackupExecution.Kind.BACKUP)
@@ -166,10 +171,21 @@ def verify_backup(self: Any, execution_id: str) -> None:
         if not verification.can_verify(backup):
             logger.info("Backup %s is %s; not verifying it", execution_id, backup.status)
             return
+        marker = backup.metadata.get("verification") or {}
+        if queued_at is not None and (
+            marker.get("status") != "queued" or marker.get("queued_at") != queued_at
+        ):
+            logger.info("Backup %s: this verification message was superseded", execution_id)
+            return
         if not claim_verification_slot(backup, worker=self.request.hostname or ""):
             logger.info("Backup %s waits: the concurrent verification limit is reached", backup.pk)
+            # The renewed marker tells the reaper this verification is still waiting.
+            priority = int(marker.get("priority", PRIORITY_LOWEST))
+            renewed = verification.mark_queued(backup, priority=priority)
             verify_backup.apply_async(
-                args=[execution_id], priority=PRIORITY_LOWEST, countdown=CAP_RETRY_SECONDS
+                args=[execution_id, renewed["queued_at"]],
+                priority=priority,
+                countdown=CAP_RETRY_SECONDS,
             )
             return
         try:
@@ -263,8 +279,7 @@ def send_restore_tests(now: datetime | None = None) -> list[BackupExecution]:
     now = now or timezone.now()
     sent = restore_tests.due_backups(now)[: restore_tests.free_slots(now)]
     for backup in sent:
-        verification.mark_queued(backup, now)
-        enqueue_verification(backup, priority=PRIORITY_LOWEST)
+        enqueue_verification(backup, priority=PRIORITY_LOWEST, at=now)
     return sent
 
 
@@ -276,10 +291,18 @@ def tick(now: datetime | None = None) -> scheduler.TickResult:
 
 
 def reap_and_resend(now: datetime | None = None) -> scheduler.ReapResult:
-    """One reaper pass, the executions it re-queued sent with their delays."""
+    """One reaper pass, the executions it re-queued sent with their delays (backups and
+    restores each to their task) and the lost verifications sent again with their new
+    tokens."""
     result = scheduler.reap(now)
     for execution, countdown in result.to_send:
-        enqueue_backups([execution], countdown=countdown)
+        if execution.kind == BackupExecution.Kind.RESTORE:
+            enqueue_restore(execution)
+        else:
+            enqueue_backups([execution], countdown=countdown)
+    for backup, token in result.verifications:
+        priority = int(backup.metadata["verification"].get("priority", PRIORITY_SCHEDULED))
+        _send_verification(str(backup.pk), token, priority)
     return result
 
 
@@ -313,8 +336,16 @@ def enqueue_restore(execution: BackupExecution) -> None:
     )
 
 
-def enqueue_verification(backup: BackupExecution, priority: int = PRIORITY_SCHEDULED) -> None:
-    """Send the verification of a completed backup to the backups queue once the current
-    transaction commits."""
-    backup_id = str(backup.id)
-    transaction.on_commit(lambda: verify_backup.apply_async(args=[backup_id], priority=priority))
+def enqueue_verification(
+    backup: BackupExecution, priority: int = PRIORITY_SCHEDULED, at: datetime | None = None
+) -> None:
+    """Mark the verification of a completed backup queued (at ``at``, else now) and send it to
+    the backups queue once the current transaction commits, with the marker's token."""
+    marker = verification.mark_queued(backup, at, priority=priority)
+    _send_verification(str(backup.id), marker["queued_at"], priority)
+
+
+def _send_verification(backup_id: str, token: str, priority: int) -> None:
+    transaction.on_commit(
+        lambda: verify_backup.apply_async(args=[backup_id, token], priority=priority)
+    )

@@ -116,7 +116,6 @@ def verify(admin: ExecutionAdmin, request: HttpRequest, object_id: str) -> HttpR
     if not verification.can_verify(backup):
         admin.message_user(request, "Only completed backups can be verified.", messages.ERROR)
         return _back(backup)
-    verification.mark_queued(backup)
     enqueue_verification(backup, priority=PRIORITY_MANUAL)
     admin.message_user(
         request,

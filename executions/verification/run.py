@@ -108,9 +108,15 @@ def can_verify(backup: BackupExecution) -> bool:
     )
 
 
-def mark_queued(backup: BackupExecution, at: datetime | None = None) -> dict[str, Any]:
-    """Record that a verification of ``backup`` waits for a worker; returns the marker."""
-    marker = {"status": "queued", "queued_at": (at or timezone.now()).isoformat()}
+def mark_queued(
+    backup: BackupExecution, at: datetime | None = None, priority: int | None = None
+) -> dict[str, Any]:
+    """Record that a verification of ``backup`` waits for a worker; returns the marker. Its
+    ``queued_at`` is the token of the message sent for it (``executions.tasks``), and its
+    ``priority`` the one that message had, for a re-sent one."""
+    marker: dict[str, Any] = {"status": "queued", "queued_at": (at or timezone.now()).isoformat()}
+    if priority is not None:
+        marker["priority"] = priority
     _record(backup, marker)
     return marker
 

@@ -32,4 +32,5 @@ def test_a_completed_retry_keeps_retry_of_beside_what_the_run_recorded(make_job,
     retry.refresh_from_db()
     assert retry.status == BackupExecution.Status.COMPLETED
     assert retry.metadata["retry_of"] == str(lost.pk)
-    assert retry.metadata["checksum"] and retry.metadata["manifest"]
+    assert retry.metadata["checksum"]
+    assert retry.metadata["manifest"]

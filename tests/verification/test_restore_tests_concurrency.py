@@ -30,6 +30,14 @@ def _waiting(broker) -> list[str]:
     ]
 
 
+def _tokens(broker) -> list[str]:
+    return [
+        args[1]
+        for task, args in broker.tasks(f"backups:{PRIORITY_LOWEST}")
+        if task == "executions.tasks.verify_backup"
+    ]
+
+
 def _status(backup) -> str:
     backup.refresh_from_db()
     return str(backup.metadata["verification"]["status"])
@@ -44,8 +52,10 @@ def test_a_second_verification_waits_while_one_runs_and_runs_after(
     assert _status(first) == "running"
     verify_task(str(second.pk))
     second.refresh_from_db()
-    assert "verification" not in second.metadata
+    waiting = second.metadata["verification"]
+    assert waiting["status"] == "queued"  # renewed, so the reaper knows it still waits
     assert _waiting(broker) == [str(second.pk)]
+    assert _tokens(broker) == [waiting["queued_at"]]
     verify_task(str(first.pk))  # the worker holding the slot finishes
     assert _status(first) == "passed"
     verify_task(str(second.pk))

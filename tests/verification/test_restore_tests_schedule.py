@@ -139,7 +139,9 @@ def test_the_pass_sends_at_the_lowest_priority(broker, django_capture_on_commit_
     with django_capture_on_commit_callbacks(execute=True):
         run_restore_tests()
     waiting = broker.tasks(f"backups:{PRIORITY_LOWEST}")
-    assert waiting == [("executions.tasks.verify_backup", [str(backup.pk)])]
+    backup.refresh_from_db()
+    token = backup.metadata["verification"]["queued_at"]
+    assert waiting == [("executions.tasks.verify_backup", [str(backup.pk), token])]
 
 
 def test_the_pass_is_a_periodic_task_on_the_scheduler_queue_every_10_minutes():
