@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from core.logging import redact
 from executions.models import BackupExecution
+from executions.runlog import about
 from jobs.models import BackupJob
 from jobs.retention import BackupRecord, RetentionPlan, RetentionPolicy, plan_retention
 from notifications.models import EntityType, NotificationType, Severity
@@ -249,6 +250,35 @@ def _delete_artifact(
         logger.warning("%s", message)
         return message
     return None
+
+
+def discard_lost_runs(execution_ids: list[str]) -> list[str]:
+    """Delete what backups lost with their worker wrote to storage (``backup_path``, set by the
+    reaper), so a killed 50 GB run does not hold 50 GB until the pruning of old failed runs.
+    A run whose files are gone has its ``backup_path`` cleared; a storage error keeps it, for
+    that pruning to try again, and is returned."""
+    lost = BackupExecution.objects.filter(
+        pk__in=execution_ids,
+        kind=BackupExecution.Kind.BACKUP,
+        status=BackupExecution.Status.FAILED,
+    ).select_related("job", "datasource", "storage_location")
+    adapters: dict[uuid.UUID, StorageAdapter] = {}
+    errors = []
+    for execution in lost:
+        if not execution.owns_stored_files:
+            continue
+        with about(execution):
+            error = _delete_artifact(adapters, execution)
+            if error:
+                errors.append(error)
+                continue
+            logger.info(
+                "Deleted the partial files of lost run %s at %s",
+                execution.pk,
+                execution.backup_path,
+            )
+        BackupExecution.objects.filter(pk=execution.pk).update(backup_path="")
+    return errors
 
 
 def _record_reasons(kept: list[KeptBackup], now: datetime) -> None:

@@ -76,6 +76,8 @@ class ReapResult:
     verifications: list[tuple[BackupExecution, str]] = field(
         default_factory=list, compare=False, repr=False
     )
+    # The lost backups whose partial files are to be deleted (``cleanup.discard_lost_runs``).
+    to_discard: list[str] = field(default_factory=list, compare=False, repr=False)
 
 
 def enqueue_due_jobs(now: datetime | None = None) -> TickResult:
@@ -267,8 +269,9 @@ def reap(now: datetime | None = None) -> ReapResult:
     to_send: list[tuple[BackupExecution, int | None]] = [(e, None) for e in quiet]
     # The same wait the worker's own retry would have used before this attempt.
     to_send += [(retry, BACKUPS.countdown(retry.attempt - 1)) for retry in retries]
+    to_discard = [str(e.pk) for e in lost if e.owns_stored_files]
     result = ReapResult(
-        len(lost), len(retries), len(quiet), to_send, len(verifications), verifications
+        len(lost), len(retries), len(quiet), to_send, len(verifications), verifications, to_discard
     )
     if lost or quiet or verifications:
         logger.warning("Reaper at %s: %s", now.isoformat(), result)
@@ -288,8 +291,9 @@ def _mark_lost(execution: BackupExecution, now: datetime) -> None:
     execution.error_message = (
         f"worker lost: no heartbeat since {seen.isoformat(timespec='seconds')}{worker}"
     )
-    # The dead worker could not remove its partial files; pointing at their directory lets
-    # the cleanup's pruning of old failed runs delete them.
+    # The dead worker could not remove its partial files: pointing at their directory lets
+    # the reaper's caller delete them at once (and the pruning of old failed runs, should
+    # that fail).
     if execution.kind == BackupExecution.Kind.BACKUP:
         execution.backup_path = artifact_directory(execution)
     with about(execution), collecting(execution, seed=execution.log_tail) as tail:

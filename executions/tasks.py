@@ -254,6 +254,14 @@ def check_recoverability() -> None:
 
 
 @shared_task(**CLEANUP.task_options())
+def discard_lost_runs(execution_ids: list[str]) -> None:
+    """Delete the partial files of backups the reaper found lost with their worker (sent by
+    the reaper, on the cleanup queue: deleting a large run can take longer than a tick)."""
+    for error in cleanup.discard_lost_runs(execution_ids):
+        logger.warning("%s; the pruning of old failed runs tries again", error)
+
+
+@shared_task(**CLEANUP.task_options())
 def run_cleanup() -> None:
     """Apply every job's retention policy and prune old failed runs (daily, 04:00), then fold
     the executions' tally (which a ``/metrics`` scrape folds too, when there is one)."""
@@ -303,6 +311,9 @@ def reap_and_resend(now: datetime | None = None) -> scheduler.ReapResult:
     for backup, token in result.verifications:
         priority = int(backup.metadata["verification"].get("priority", PRIORITY_SCHEDULED))
         _send_verification(str(backup.pk), token, priority)
+    if result.to_discard:
+        ids = result.to_discard
+        transaction.on_commit(lambda: discard_lost_runs.delay(ids))
     return result
 
 
