@@ -191,3 +191,56 @@ def test_a_malicious_archive_writes_nothing_outside_the_target(backup_of, tmp_pa
         assert path.is_symlink() or path.is_dir() or path.is_file()
     print(restore.metadata["skipped_entries"])
     assert restore.metadata["skipped_count"] >= 8
+
+
+@pytest.mark.parametrize("link", ["/etc", "../outside"])
+def test_a_hard_link_to_a_file_behind_a_skipped_link_is_skipped_by_name_and_the_rest_restores(
+    backup_of, tmp_path, link
+):
+    """Fault: a hard link whose target sits behind a symlink the restore refused used to fail
+    the whole restore with ``KeyError: "linkname 's/victim.txt' not found"``."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "ok.txt").write_text("fine")
+    backup = backup_of("files", {"source_path": str(source)}, compression="none")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        _add(tar, "d", type=tarfile.DIRTYPE, mode=0o755)
+        _add(tar, "d/victim.txt", content=b"mine")
+        _add(tar, "s", type=tarfile.SYMTYPE, linkname=link)
+        _add(tar, "h", type=tarfile.LNKTYPE, linkname="s/victim.txt")
+        _add(tar, "ok.txt", content=b"fine")
+    _replace_artifact(backup, buffer.getvalue())
+    target = tmp_path / "target"
+
+    restore = _restore(backup, target_path=str(target), confirm=True)
+
+    assert restore.status == BackupExecution.Status.COMPLETED, restore.error_message
+    skipped = restore.metadata["skipped_entries"]
+    assert "h: hard link to 's/victim.txt', which is not a file this restore wrote" in skipped
+    assert restore.metadata["skipped_count"] == 2  # the link s and the hard link h
+    assert (target / "ok.txt").read_text() == "fine"
+    assert (target / "d" / "victim.txt").read_text() == "mine"
+    assert not (target / "h").exists()
+    assert not (target / "s").is_symlink()
+
+
+def test_a_hard_link_through_a_link_inside_the_restore_is_made(backup_of, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "ok.txt").write_text("fine")
+    backup = backup_of("files", {"source_path": str(source)}, compression="none")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        _add(tar, "d", type=tarfile.DIRTYPE, mode=0o755)
+        _add(tar, "d/victim.txt", content=b"mine")
+        _add(tar, "s", type=tarfile.SYMTYPE, linkname="d")
+        _add(tar, "h", type=tarfile.LNKTYPE, linkname="s/victim.txt")
+    _replace_artifact(backup, buffer.getvalue())
+    target = tmp_path / "target"
+
+    restore = _restore(backup, target_path=str(target), confirm=True)
+
+    assert restore.status == BackupExecution.Status.COMPLETED, restore.error_message
+    assert restore.metadata["skipped_entries"] == []
+    assert os.stat(target / "h").st_ino == os.stat(target / "d" / "victim.txt").st_ino

@@ -115,6 +115,8 @@ def _extract_safely(source: RestoreSource, staging: Path, stats: _RestoreStats) 
             where = os.path.realpath(staging / posixpath.dirname(name))
             if reason is None and os.path.commonpath([root, where]) != root:
                 reason = "path goes through a link outside the restore"
+            if reason is None and member.islnk():
+                reason = _missing_link_target(member, staging, root)
             if reason is not None:
                 stats.skip(member.name, reason)
                 continue
@@ -123,10 +125,27 @@ def _extract_safely(source: RestoreSource, staging: Path, stats: _RestoreStats) 
             except tarfile.FilterError as exc:
                 stats.skip(member.name, str(exc))
                 continue
+            except KeyError:  # a hard link tarfile could not make and cannot find in a stream
+                stats.skip(member.name, _not_restored(member))
+                continue
             if member.isdir():
                 stats.directories[name] = (member.mode & 0o777, member.mtime)
             elif member.isfile() or member.islnk():
                 stats.files += 1
+
+
+def _not_restored(member: tarfile.TarInfo) -> str:
+    return f"hard link to {member.linkname!r}, which is not a file this restore wrote"
+
+
+def _missing_link_target(member: tarfile.TarInfo, staging: Path, root: str) -> str | None:
+    """Why the hard link ``member`` cannot be made: its target must be a regular file that this
+    restore has already written inside the staging directory (not one that was skipped, nor
+    one reached through a link that was)."""
+    target = os.path.realpath(staging / posixpath.normpath(member.linkname))
+    if os.path.commonpath([root, target]) != root or not os.path.isfile(target):
+        return _not_restored(member)
+    return None
 
 
 def _drop_escaping_links(staging: Path, stats: _RestoreStats) -> None:
