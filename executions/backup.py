@@ -12,6 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
+from django.db import close_old_connections
+
 from core import system_settings
 from datasources.engines.base import EngineError, TransientEngineError
 from executions import alerts
@@ -218,6 +220,9 @@ def _discard(adapter: StorageAdapter, directory: str) -> None:
 
 
 def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> bool:
+    # A run that failed because the metadata database dropped its connection records that
+    # on a new one, rather than staying "running" until the reaper.
+    close_old_connections()
     secrets = secrets_of(execution)
     if isinstance(exc, RunStopped):
         logger.info("Backup %s cancelled", execution.id)

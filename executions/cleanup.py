@@ -277,7 +277,7 @@ def discard_lost_runs(execution_ids: list[str]) -> list[str]:
                 execution.pk,
                 execution.backup_path,
             )
-        BackupExecution.objects.filter(pk=execution.pk).update(backup_path="")
+        BackupExecution.objects.filter(pk=execution.pk).update(backup_path=None)
     return errors
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.db import close_old_connections
 from rest_framework import serializers
 
 from core import system_settings
@@ -209,6 +210,7 @@ def _perform_restore(execution: BackupExecution) -> bool:
 
 
 def _failed(execution: BackupExecution, exc: Exception) -> bool:
+    close_old_connections()  # a dropped metadata connection: record the failure on a new one
     if isinstance(exc, RunStopped):
         logger.info("Restore %s cancelled", execution.id)
         return False
