@@ -40,6 +40,9 @@ STALE_RUNNING_AFTER = timedelta(minutes=2)
 # itself every 30 s (see executions.tasks.CAP_RETRY_SECONDS). Five minutes of silence means
 # its message is gone (a Redis restart without persistence, FLUSHALL).
 LOST_QUEUED_AFTER = timedelta(minutes=5)
+# A verification lost with its worker is sent again once; lost on its second try too, it is
+# recorded as failed (a restore that kills its worker every time would otherwise loop).
+VERIFY_ATTEMPTS = 2
 
 Status = BackupExecution.Status
 BUSY = (Status.QUEUED, Status.RUNNING)
@@ -302,25 +305,56 @@ def _mark_lost(execution: BackupExecution, now: datetime) -> None:
 
 
 def _requeue_lost_verifications(now: datetime) -> list[tuple[BackupExecution, str]]:
-    """The completed backups whose verification has been marked queued for longer than
-    ``LOST_QUEUED_AFTER`` (a waiting verification renews its marker every
-    ``CAP_RETRY_SECONDS``), their markers renewed to ``now`` in one UPDATE."""
-    queued = BackupExecution.objects.select_for_update(skip_locked=True).filter(
-        kind=BackupExecution.Kind.BACKUP,
-        status=Status.COMPLETED,
-        metadata__verification__status="queued",
+    """The verifications to send again, their markers renewed to ``now`` in one UPDATE: those
+    marked queued for longer than ``LOST_QUEUED_AFTER`` (a waiting verification renews its
+    marker every ``CAP_RETRY_SECONDS``), and those marked running whose beat stopped for
+    ``STALE_RUNNING_AFTER`` (their worker is gone) while they have tries left
+    (``VERIFY_ATTEMPTS``). One lost on its last try is recorded as failed, and told."""
+    from executions import verification
+
+    active = (
+        BackupExecution.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            kind=BackupExecution.Kind.BACKUP,
+            status=Status.COMPLETED,
+            metadata__verification__status__in=["queued", "running"],
+        )
+        .select_related("datasource", "job")
     )
-    stalled = []
+    again = []
     token = now.isoformat()
-    for backup in queued.only("id", "metadata"):
+    for backup in active:
         marker = backup.metadata["verification"]
-        since = parse_datetime(str(marker.get("queued_at") or ""))
-        if since is None or now - since > LOST_QUEUED_AFTER:
-            backup.metadata = {**backup.metadata, "verification": {**marker, "queued_at": token}}
-            stalled.append(backup)
-    if stalled:
-        BackupExecution.objects.bulk_update(stalled, ["metadata"])
-    return [(backup, token) for backup in stalled]
+        running = marker.get("status") == "running"
+        since = parse_datetime(
+            str(marker.get("beat_at") or marker.get("started_at") or "")
+            if running
+            else str(marker.get("queued_at") or "")
+        )
+        if since is not None and now - since <= (
+            STALE_RUNNING_AFTER if running else LOST_QUEUED_AFTER
+        ):
+            continue
+        attempt = int(marker.get("attempt") or (1 if running else 0))
+        if running and attempt >= VERIFY_ATTEMPTS:
+            verification.record_lost(backup, marker, now)
+            continue
+        renewed = {**marker, "queued_at": token}
+        if running:
+            renewed = {"status": "queued", "queued_at": token, "attempt": attempt}
+            renewed["lost"] = f"{marker.get('worker') or 'a worker'} at {marker.get('beat_at')}"
+            if "priority" in marker:
+                renewed["priority"] = marker["priority"]
+            logger.warning(
+                "The verification of %s lost its worker (%s); sent again",
+                backup.pk,
+                renewed["lost"],
+            )
+        backup.metadata = {**backup.metadata, "verification": renewed}
+        again.append(backup)
+    if again:
+        BackupExecution.objects.bulk_update(again, ["metadata"])
+    return [(backup, token) for backup in again]
 
 
 def _tell_lost(execution: BackupExecution) -> None:

@@ -189,7 +189,8 @@ def verify_backup(self: Any, execution_id: str, queued_at: str | None = None) ->
             )
             return
         try:
-            verification.verify_backup(backup)
+            with verification.beating(backup):
+                verification.verify_backup(backup)
         except verification.VerificationRefused as exc:
             logger.info("Backup %s not verified: %s", execution_id, exc)
 

@@ -23,6 +23,21 @@ missing rows, and it does not fail because statistics were stale.
 """
 
 from executions.verification.checks import VerificationRefused
-from executions.verification.run import can_verify, mark_queued, mark_running, verify_backup
+from executions.verification.run import (
+    beating,
+    can_verify,
+    mark_queued,
+    mark_running,
+    record_lost,
+    verify_backup,
+)
 
-__all__ = ["VerificationRefused", "can_verify", "mark_queued", "mark_running", "verify_backup"]
+__all__ = [
+    "VerificationRefused",
+    "beating",
+    "can_verify",
+    "mark_queued",
+    "mark_running",
+    "record_lost",
+    "verify_backup",
+]

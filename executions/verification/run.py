@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import secrets as _random
 import shutil
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from core import system_settings
@@ -25,6 +28,7 @@ from executions.artifact import (
     verify_chunks,
 )
 from executions.events import notify_execution
+from executions.heartbeat import HEARTBEAT_INTERVAL
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.runlog import about, collecting
@@ -125,11 +129,92 @@ def mark_running(
     backup: BackupExecution, worker: str, at: datetime | None = None
 ) -> dict[str, Any]:
     """Record that a worker is verifying ``backup`` (it holds one of the
-    ``system.max_concurrent_verifications`` slots until the outcome overwrites the marker)."""
+    ``system.max_concurrent_verifications`` slots until the outcome overwrites the marker).
+    ``beat_at`` is renewed while it runs (``beating``); ``attempt`` counts the tries of this
+    verification, so the reaper retries one lost with its worker a bounded number of times."""
     started = (at or timezone.now()).isoformat()
-    marker = {"status": "running", "started_at": started, "worker": worker}
+    previous = backup.metadata.get("verification") or {}
+    attempt = int(previous.get("attempt") or 0) + 1 if previous.get("status") == "queued" else 1
+    marker: dict[str, Any] = {
+        "status": "running",
+        "started_at": started,
+        "beat_at": started,
+        "worker": worker,
+        "attempt": attempt,
+    }
+    if "priority" in previous:
+        marker["priority"] = previous["priority"]
     _record(backup, marker)
     return marker
+
+
+def beat(backup_id: Any, started_at: str) -> bool:
+    """Renew ``beat_at`` of the running verification that started at ``started_at``; False
+    once it is no longer that one (finished, or taken over)."""
+    with transaction.atomic():
+        row = BackupExecution.objects.select_for_update().filter(pk=backup_id).first()
+        marker = (row.metadata.get("verification") or {}) if row else {}
+        if marker.get("status") != "running" or marker.get("started_at") != started_at:
+            return False
+        marker = {**marker, "beat_at": timezone.now().isoformat()}
+        BackupExecution.objects.filter(pk=backup_id).update(
+            metadata={**row.metadata, "verification": marker}  # type: ignore[union-attr]
+        )
+    return True
+
+
+@contextmanager
+def beating(backup: BackupExecution, interval: float = HEARTBEAT_INTERVAL) -> Iterator[None]:
+    """Renew the running marker's ``beat_at`` every ``interval`` seconds from a thread while
+    the block runs: the reaper takes a verification whose beat stopped for a lost one."""
+    started_at = str((backup.metadata.get("verification") or {}).get("started_at") or "")
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.wait(interval):
+                try:
+                    if not beat(backup.pk, started_at):
+                        return
+                except Exception:  # a database hiccup must not end the verification
+                    logger.warning("Heartbeat of verification %s failed", backup.pk, exc_info=True)
+                    close_old_connections()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=f"verify-beat-{backup.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval)
+
+
+def record_lost(backup: BackupExecution, marker: dict[str, Any], now: datetime) -> None:
+    """Record the verification of ``backup`` as failed because its worker was lost on every
+    try (``marker`` is its last running marker), and tell the operator."""
+    error = (
+        f"The worker verifying this backup was lost {marker.get('attempt', 1)} time(s), last "
+        f"{marker.get('worker') or 'a worker'} with no heartbeat since "
+        f"{marker.get('beat_at') or marker.get('started_at')}: the restore may take more memory "
+        "or time than the worker has."
+    )
+    outcome: dict[str, Any] = {
+        "status": "failed",
+        "checks": [],
+        "restore_seconds": None,
+        "verified_at": now.isoformat(),
+        "error": error,
+    }
+    _record(backup, outcome)
+    notify_execution(
+        NotificationType.VERIFICATION_FAILED,
+        Severity.CRITICAL,
+        f"Verification of a backup of {backup.datasource.name} failed",
+        error,
+        backup,
+    )
 
 
 def _record(backup: BackupExecution, verification: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ storage, and a retry keeps to the attempt budget."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from executions.models import BackupExecution
 from executions.restore import restore_execution
 from executions.services import create_backup_execution
-from executions.tasks import back_up, enqueue_backup, enqueue_restore
+from executions.tasks import back_up, enqueue_backup, enqueue_restore, enqueue_verification
 from tests.support.faults import Tally, recover, rng, rounds, violations
 from tests.support.jobs import claimed_backup
 
@@ -62,5 +63,31 @@ def test_a_worker_killed_at_a_random_point_of_a_restore(files_job, workers, brok
                 found.append(f"restore {restore.pk} completed but {target} lacks the files")
         elif not restore.error_message:
             found.append(f"restore {restore.pk} is {restore.status} without a reason")
+        tally.add(number, found)
+    tally.close()
+
+
+def test_a_worker_killed_at_a_random_point_of_a_verification(files_job, source, workers, broker):
+    tally = Tally("worker killed during a verification")
+    for index in range(6):  # a verification of about a second, for the kill to fall in
+        (source / "data" / f"more{index}.bin").write_bytes(os.urandom(8 * 1024 * 1024))
+    files_job.backup_options = {"compression": "zstd", "compression_level": 1}
+    files_job.save()
+    backup = claimed_backup(files_job)
+    assert back_up(backup), backup.error_message
+    for number in range(rounds()):
+        draw = rng(tally.fault, number)
+        victim = workers(f"verify-victim-{number}", "backups").wait_ready()
+        enqueue_verification(backup)  # autocommit: sent at once
+        time.sleep(draw.uniform(0.0, 0.6))
+        victim.kill()
+        backup.refresh_from_db()
+        tally.strike(backup.metadata["verification"]["status"])
+        recover()
+        backup.refresh_from_db()
+        found = violations()
+        outcome = backup.metadata["verification"]
+        if outcome["status"] != "passed":
+            found.append(f"the verification ended {outcome}")
         tally.add(number, found)
     tally.close()

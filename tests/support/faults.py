@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.queues import BACKUPS
 from executions.artifact import (
@@ -198,8 +199,7 @@ def recover(timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not settled():
         assert time.monotonic() < deadline, f"the system did not settle: {_busy()}"
-        fresh = timezone.now() - ALIVE
-        if not BackupExecution.objects.filter(status=Status.RUNNING, heartbeat_at__gte=fresh):
+        if not _beating():
             jump = max(STALE_RUNNING_AFTER, LOST_QUEUED_AFTER) + timedelta(seconds=5)
             reap_and_resend(now=timezone.now() + jump)
         for execution in BackupExecution.objects.filter(status=Status.QUEUED):
@@ -209,6 +209,19 @@ def recover(timeout: float = 120) -> None:
             token = backup.metadata["verification"].get("queued_at")
             verify_backup.apply(args=[str(backup.pk), token])
         time.sleep(0.2)
+
+
+def _beating() -> bool:
+    """Whether a run or a verification beat within ``ALIVE``: a live worker is at it."""
+    fresh = timezone.now() - ALIVE
+    if BackupExecution.objects.filter(status=Status.RUNNING, heartbeat_at__gte=fresh).exists():
+        return True
+    for backup in _verifying().filter(metadata__verification__status="running"):
+        marker = backup.metadata["verification"]
+        beat = parse_datetime(str(marker.get("beat_at") or marker.get("started_at") or ""))
+        if beat is not None and beat >= fresh:
+            return True
+    return False
 
 
 def _busy() -> list[str]:
