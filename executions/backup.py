@@ -12,8 +12,6 @@ import shutil
 import time
 from pathlib import Path
 
-from django.db import close_old_connections
-
 from core import system_settings
 from datasources.engines.base import EngineError, TransientEngineError
 from executions import alerts
@@ -26,7 +24,7 @@ from executions.artifact import (
     write_index,
 )
 from executions.events import notify_execution
-from executions.heartbeat import heartbeat
+from executions.heartbeat import heartbeat, reconnect_if_dropped
 from executions.models import BackupChunk, BackupExecution
 from executions.pipeline.compression import make_compressor
 from executions.pipeline.stream import run_pipeline
@@ -222,7 +220,7 @@ def _discard(adapter: StorageAdapter, directory: str) -> None:
 def _failed(execution: BackupExecution, exc: Exception, retry_allowed: bool) -> bool:
     # A run that failed because the metadata database dropped its connection records that
     # on a new one, rather than staying "running" until the reaper.
-    close_old_connections()
+    reconnect_if_dropped()
     secrets = secrets_of(execution)
     if isinstance(exc, RunStopped):
         logger.info("Backup %s cancelled", execution.id)

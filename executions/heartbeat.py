@@ -35,6 +35,16 @@ def beat(execution_id: uuid.UUID) -> bool:
     return updated == 1
 
 
+def reconnect_if_dropped() -> None:
+    """Close this thread's database connection if the server dropped it (a restart, a
+    failover), so the next query opens a new one and a run that failed for that reason can
+    still record it. Inside a transaction nothing is done: closing would lose it."""
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if not connection.is_usable():
+        connection.close()
+
+
 @contextmanager
 def heartbeat(execution_id: uuid.UUID, interval: float = HEARTBEAT_INTERVAL) -> Iterator[None]:
     """Beat every ``interval`` seconds from a daemon thread while the block runs; the thread's

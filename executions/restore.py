@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.db import close_old_connections
 from rest_framework import serializers
 
 from core import system_settings
@@ -34,7 +33,7 @@ from executions.artifact import (
     verify_chunks,
 )
 from executions.events import notify_execution
-from executions.heartbeat import heartbeat
+from executions.heartbeat import heartbeat, reconnect_if_dropped
 from executions.models import BackupExecution
 from executions.pipeline.compression import open_decompressed
 from executions.progress import RestoreProgress, RunStopped
@@ -210,7 +209,7 @@ def _perform_restore(execution: BackupExecution) -> bool:
 
 
 def _failed(execution: BackupExecution, exc: Exception) -> bool:
-    close_old_connections()  # a dropped metadata connection: record the failure on a new one
+    reconnect_if_dropped()  # a dropped metadata connection: record the failure on a new one
     if isinstance(exc, RunStopped):
         logger.info("Restore %s cancelled", execution.id)
         return False
