@@ -135,16 +135,19 @@ def write_index(
     directory: str,
     chunks: Sequence[ChunkInfo],
     manifest: dict[str, Any],
-) -> None:
+) -> str:
     """Write ``SHA256SUMS``, then ``manifest.json``: the manifest last, so an artifact is
-    complete exactly when its manifest exists."""
+    complete exactly when its manifest exists. Returns the manifest's SHA-256, which the
+    execution records (``metadata.manifest_sha256``) so that an altered manifest is refused."""
     # sha256sum's own format, chunks in order: `sha256sum -c SHA256SUMS` verifies them and
     # `awk '{print $2}' SHA256SUMS | xargs cat` joins them, without DataGuardian.
     sums = "".join(f"{chunk.sha256}  {chunk.name}\n" for chunk in chunks)
     with adapter.open_write(f"{directory}/{CHECKSUMS}") as writer:
         writer.write(sums.encode())
+    data = json.dumps(manifest, indent=2, sort_keys=True).encode()
     with adapter.open_write(f"{directory}/{MANIFEST}") as writer:
-        writer.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+        writer.write(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 # --- Reading it back ------------------------------------------------------------------------
@@ -158,7 +161,8 @@ def read_manifest(adapter: StorageAdapter, backup: BackupExecution) -> dict[str,
     path = manifest_path(backup)
     try:
         with adapter.open_read(path) as reader:
-            manifest = json.loads(reader.read(INDEX_READ_LIMIT))
+            data = reader.read(INDEX_READ_LIMIT)
+        manifest = json.loads(data)
     except StoragePathMissing as exc:
         raise ArtifactError(
             f"The backup's {MANIFEST} is missing at {path}; it is not a complete backup."
@@ -167,6 +171,12 @@ def read_manifest(adapter: StorageAdapter, backup: BackupExecution) -> dict[str,
         raise ArtifactError(f"The backup's {MANIFEST} is not valid JSON: {exc}.") from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("chunks"), list):
         raise ArtifactError(f"The backup's {MANIFEST} lists no chunks.")
+    recorded = (backup.metadata or {}).get("manifest_sha256")
+    if recorded and hashlib.sha256(data).hexdigest() != recorded:
+        raise ArtifactError(
+            f"The backup's {MANIFEST} was altered: its SHA-256 is not the one recorded when "
+            "the backup was made. Nothing was restored."
+        )
     return manifest
 
 

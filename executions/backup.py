@@ -121,7 +121,7 @@ def _perform_backup(execution: BackupExecution, retry_allowed: bool) -> bool:
         )
         if engine_result.metadata.get("engine_output"):
             logger.info("%s said: %s", engine.label, engine_result.metadata["engine_output"])
-        write_index(adapter, directory, result.chunks, manifest)
+        manifest_sha256 = write_index(adapter, directory, result.chunks, manifest)
     except Exception as exc:
         _discard(adapter, directory)
         return _failed(execution, exc, retry_allowed)
@@ -147,6 +147,7 @@ def _perform_backup(execution: BackupExecution, retry_allowed: bool) -> bool:
         "compression_ratio": round(ratio, 4) if ratio is not None else None,
         "checksum": result.sha256,
         "manifest": f"{directory}/{MANIFEST}",
+        "manifest_sha256": manifest_sha256,
         "seconds": round(time.monotonic() - started, 3),
     }
     execution.complete(

@@ -73,3 +73,25 @@ def _alter(path: Path, how: str, where: float) -> None:
         return
     data[offset] ^= 0x10
     path.write_bytes(bytes(data))
+
+
+def test_a_manifest_altered_where_it_still_reads_and_restores_is_refused(files_job, tmp_path):
+    """Found by a long run: a flipped bit in a field the restore does not need (its creation
+    time) left a manifest that parsed, and the restore went ahead."""
+    backup = claimed_backup(files_job)
+    assert back_up(backup), backup.error_message
+    backup.refresh_from_db()
+    path = artifact_dir(backup) / MANIFEST
+    text = path.read_text()
+    stamp = text.index('"created_at": "') + len('"created_at": "')
+    path.write_text(text[:stamp] + ("1" if text[stamp] != "1" else "2") + text[stamp + 1 :])
+    target = tmp_path / "target"
+
+    restore = restore_execution(backup, target_path=str(target))
+    perform_restore(restore)
+
+    restore.refresh_from_db()
+    assert restore.status == BackupExecution.Status.FAILED
+    assert "manifest.json was altered" in str(restore.error_message)
+    assert not target.exists()
+    assert verify_backup(backup)["status"] == "failed"

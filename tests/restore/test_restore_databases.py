@@ -11,7 +11,7 @@ from executions.models import BackupExecution
 from executions.restore import perform_restore, restore_execution
 from notifications.models import Notification
 from tests.support.databases import PG_CONNECTION, mysql_exec, pg_exec, pg_table_checksums
-from tests.support.jobs import artifact_dir
+from tests.support.jobs import artifact_dir, rewrite_manifest
 
 pytestmark = pytest.mark.django_db
 
@@ -90,10 +90,9 @@ def test_a_dump_of_a_newer_postgres_major_is_refused_before_anything_runs(
 ):
     # No newer server runs here: the manifest is edited to claim one.
     backup = backup_of("postgres", {**PG_CONNECTION, "database": pg_database})
-    manifest_path = artifact_dir(backup) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
+    manifest = json.loads((artifact_dir(backup) / "manifest.json").read_text())
     manifest["engine"]["database_version"] = "PostgreSQL 99.1"
-    manifest_path.write_text(json.dumps(manifest))
+    rewrite_manifest(backup, json.dumps(manifest))
     target = datasource_of("postgres", {**PG_CONNECTION, "database": scratch_pg_target})
     restore = _restore(backup, target)
     assert restore.status == BackupExecution.Status.FAILED

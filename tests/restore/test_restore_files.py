@@ -15,7 +15,7 @@ import pytest
 
 from executions.models import BackupExecution
 from executions.restore import perform_restore, restore_execution
-from tests.support.jobs import artifact_dir
+from tests.support.jobs import artifact_dir, rewrite_manifest
 
 pytestmark = pytest.mark.django_db
 OLD = 1_500_000_000  # a fixed mtime in the past
@@ -125,7 +125,7 @@ def _replace_artifact(backup: BackupExecution, data: bytes) -> None:
     (directory / name).write_bytes(data)
     manifest["chunks"] = [{"number": 1, "name": name, "size": len(data), "sha256": digest}]
     manifest["sha256"] = digest
-    (directory / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_manifest(backup, json.dumps(manifest))
     (directory / "SHA256SUMS").write_text(f"{digest}  {name}\n")
     backup.chunks.all().delete()
     backup.chunks.create(

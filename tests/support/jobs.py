@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,12 @@ def run_failing_backup(job: Any) -> BackupExecution:
 
 def artifact_dir(execution: BackupExecution) -> Path:
     return Path(str(execution.storage_location.config["path"])) / str(execution.backup_path)
+
+
+def rewrite_manifest(backup: BackupExecution, text: str) -> None:
+    """Write ``text`` as the backup's manifest.json and record its SHA-256 on the execution, as
+    the backup itself would have (a test that stands for a backup made otherwise, not for an
+    altered one)."""
+    (artifact_dir(backup) / "manifest.json").write_text(text)
+    backup.metadata = {**backup.metadata, "manifest_sha256": sha256(text.encode()).hexdigest()}
+    BackupExecution.objects.filter(pk=backup.pk).update(metadata=backup.metadata)
