@@ -11,7 +11,7 @@ import contextvars
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.db import close_old_connections, connection
@@ -49,24 +49,31 @@ def reconnect_if_dropped() -> None:
 def heartbeat(execution_id: uuid.UUID, interval: float = HEARTBEAT_INTERVAL) -> Iterator[None]:
     """Beat every ``interval`` seconds from a daemon thread while the block runs; the thread's
     log lines carry the run's log context."""
+    with beating(lambda: beat(execution_id), f"Heartbeat of {execution_id}", interval):
+        yield
+
+
+@contextmanager
+def beating(step: Callable[[], bool], what: str, interval: float) -> Iterator[None]:
+    """Call ``step`` every ``interval`` seconds from a daemon thread named ``what`` while the
+    block runs, until it returns False (what it beats for ended elsewhere). A failing step is
+    logged and the thread's connection closed, for the next step to open a new one."""
     stop = threading.Event()
 
     def run() -> None:
         try:
             while not stop.wait(interval):
                 try:
-                    if not beat(execution_id):
-                        return  # ended elsewhere; the run notices at its next progress write
-                except Exception:  # a database hiccup must not kill the run
-                    logger.warning("Heartbeat of %s failed", execution_id, exc_info=True)
+                    if not step():
+                        return
+                except Exception:  # a database hiccup must not end the run
+                    logger.warning("%s failed", what, exc_info=True)
                     close_old_connections()
         finally:
             connection.close()  # this thread's own connection
 
     context = contextvars.copy_context()
-    thread = threading.Thread(
-        target=context.run, args=(run,), name=f"heartbeat-{execution_id}", daemon=True
-    )
+    thread = threading.Thread(target=context.run, args=(run,), name=what, daemon=True)
     thread.start()
     try:
         yield

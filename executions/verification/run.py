@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets as _random
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core import system_settings
 from datasources.engines.verification import Check
-from executions import recoverability
+from executions import heartbeat, recoverability
 from executions.artifact import (
     ChunkReader,
     compression_of,
@@ -168,27 +167,12 @@ def beating(backup: BackupExecution, interval: float = HEARTBEAT_INTERVAL) -> It
     """Renew the running marker's ``beat_at`` every ``interval`` seconds from a thread while
     the block runs: the reaper takes a verification whose beat stopped for a lost one."""
     started_at = str((backup.metadata.get("verification") or {}).get("started_at") or "")
-    stop = threading.Event()
-
-    def run() -> None:
-        try:
-            while not stop.wait(interval):
-                try:
-                    if not beat(backup.pk, started_at):
-                        return
-                except Exception:  # a database hiccup must not end the verification
-                    logger.warning("Heartbeat of verification %s failed", backup.pk, exc_info=True)
-                    close_old_connections()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, name=f"verify-beat-{backup.pk}", daemon=True)
-    thread.start()
-    try:
+    with heartbeat.beating(
+        lambda: beat(backup.pk, started_at),
+        f"Heartbeat of the verification of {backup.pk}",
+        interval,
+    ):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=interval)
 
 
 def record_lost(backup: BackupExecution, marker: dict[str, Any], now: datetime) -> None:

@@ -193,16 +193,13 @@ def test_a_malicious_archive_writes_nothing_outside_the_target(backup_of, tmp_pa
     assert restore.metadata["skipped_count"] >= 8
 
 
-@pytest.mark.parametrize("link", ["/etc", "../outside"])
-def test_a_hard_link_to_a_file_behind_a_skipped_link_is_skipped_by_name_and_the_rest_restores(
-    backup_of, tmp_path, link
-):
-    """Fault: a hard link whose target sits behind a symlink the restore refused used to fail
-    the whole restore with ``KeyError: "linkname 's/victim.txt' not found"``."""
+def _backup_holding_a_hard_link_through(backup_of, tmp_path: Path, link: str) -> BackupExecution:
+    """A files backup whose archive holds ``d/victim.txt``, a symlink ``s`` to ``link``, the
+    hard link ``h`` to ``s/victim.txt`` and ``ok.txt``."""
     source = tmp_path / "src"
     source.mkdir()
     (source / "ok.txt").write_text("fine")
-    backup = backup_of("files", {"source_path": str(source)}, compression="none")
+    backup: BackupExecution = backup_of("files", {"source_path": str(source)}, compression="none")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         _add(tar, "d", type=tarfile.DIRTYPE, mode=0o755)
@@ -211,6 +208,16 @@ def test_a_hard_link_to_a_file_behind_a_skipped_link_is_skipped_by_name_and_the_
         _add(tar, "h", type=tarfile.LNKTYPE, linkname="s/victim.txt")
         _add(tar, "ok.txt", content=b"fine")
     _replace_artifact(backup, buffer.getvalue())
+    return backup
+
+
+@pytest.mark.parametrize("link", ["/etc", "../outside"])
+def test_a_hard_link_to_a_file_behind_a_skipped_link_is_skipped_by_name_and_the_rest_restores(
+    backup_of, tmp_path, link
+):
+    """Fault: a hard link whose target sits behind a symlink the restore refused used to fail
+    the whole restore with ``KeyError: "linkname 's/victim.txt' not found"``."""
+    backup = _backup_holding_a_hard_link_through(backup_of, tmp_path, link)
     target = tmp_path / "target"
 
     restore = _restore(backup, target_path=str(target), confirm=True)
@@ -226,17 +233,7 @@ def test_a_hard_link_to_a_file_behind_a_skipped_link_is_skipped_by_name_and_the_
 
 
 def test_a_hard_link_through_a_link_inside_the_restore_is_made(backup_of, tmp_path):
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "ok.txt").write_text("fine")
-    backup = backup_of("files", {"source_path": str(source)}, compression="none")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        _add(tar, "d", type=tarfile.DIRTYPE, mode=0o755)
-        _add(tar, "d/victim.txt", content=b"mine")
-        _add(tar, "s", type=tarfile.SYMTYPE, linkname="d")
-        _add(tar, "h", type=tarfile.LNKTYPE, linkname="s/victim.txt")
-    _replace_artifact(backup, buffer.getvalue())
+    backup = _backup_holding_a_hard_link_through(backup_of, tmp_path, "d")
     target = tmp_path / "target"
 
     restore = _restore(backup, target_path=str(target), confirm=True)

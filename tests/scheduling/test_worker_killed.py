@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,43 +16,17 @@ from executions.scheduler import STALE_RUNNING_AFTER
 from executions.services import create_backup_execution
 from executions.tasks import enqueue_backup, reap_and_resend
 from tests.factories import BackupJobFactory, DatasourceFactory, StorageLocationFactory
-from tests.support.processes import ROOT, child_env
+from tests.support.faults import Worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def worker(tmp_path) -> Iterator[subprocess.Popen[bytes]]:
+def worker(tmp_path) -> Iterator[Worker]:
     """``celery worker`` on the backups queue, against this test's database and broker."""
-    env = child_env()
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "dataguardian",
-            "worker",
-            "-Q",
-            "backups",
-            "-P",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            "killed@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    yield process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    log.close()
+    started = Worker(tmp_path, "killed", "backups").start()
+    yield started
+    started.kill()
 
 
 def wait_for_progress(execution: BackupExecution, timeout: float = 30) -> None:
@@ -92,8 +62,7 @@ def test_a_backup_whose_worker_was_killed_is_failed_by_the_reaper_without_a_mani
     enqueue_backup(execution)  # no transaction here: sent at once
 
     wait_for_progress(execution)
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=10)
+    worker.kill()
 
     execution.refresh_from_db()
     assert execution.status == BackupExecution.Status.RUNNING  # nothing else noticed
@@ -102,6 +71,6 @@ def test_a_backup_whose_worker_was_killed_is_failed_by_the_reaper_without_a_mani
     assert execution.status == BackupExecution.Status.FAILED
     assert str(execution.error_message).startswith("worker lost: no heartbeat since")
     assert list(storage.rglob("manifest.json")) == []
-    # Where the partial files are, for the cleanup to delete with the failed run.
+    # Where the partial files are, for the deletion the reaper sends (tests/scheduling/test_a_killed_*).
     assert execution.backup_path == artifact_directory(execution)
     assert (storage / execution.backup_path).is_dir()
