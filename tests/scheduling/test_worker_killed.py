@@ -71,6 +71,6 @@ def test_a_backup_whose_worker_was_killed_is_failed_by_the_reaper_without_a_mani
     assert execution.status == BackupExecution.Status.FAILED
     assert str(execution.error_message).startswith("worker lost: no heartbeat since")
     assert list(storage.rglob("manifest.json")) == []
-    # Where the partial files are, for the deletion the reaper sends (tests/scheduling/test_a_killed_*).
+    # Where the partial files are, for the deletion the reaper sends.
     assert execution.backup_path == artifact_directory(execution)
     assert (storage / execution.backup_path).is_dir()
